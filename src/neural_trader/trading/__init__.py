@@ -1,0 +1,1 @@
+"""The trading kernel and its runners."""

@@ -1,0 +1,233 @@
+"""The kernel: data → strategies → risk gate → venue → ledger, identical in every mode.
+
+Backtest, paper and live differ only in the clock and the venue handed to the kernel. Per bar
+the kernel (1) lets a matching venue fill orders decided on earlier data, (2) marks the
+portfolio, (3) runs the strategies. Everything an order goes through afterwards arrives as
+events on the bus, which the kernel applies to the order and the ledger before any other
+subscriber (storage, trackers, the status view) sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from neural_trader.core.bus import MessageBus
+from neural_trader.core.clock import Clock
+from neural_trader.core.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    PositionChanged,
+)
+from neural_trader.core.market_data import Bar, QuoteTick
+from neural_trader.core.orders import Order, OrderStatus
+from neural_trader.core.portfolio import Portfolio
+from neural_trader.core.venue import ExecutionVenue, MatchingVenue
+from neural_trader.risk.gate import PreTradeGate
+from neural_trader.strategies.base import Strategy
+
+
+class Kernel:
+    """Wires one portfolio, one risk gate and one venue to a set of strategies."""
+
+    def __init__(
+        self,
+        *,
+        bus: MessageBus,
+        clock: Clock,
+        venue: ExecutionVenue,
+        gate: PreTradeGate,
+        portfolio: Portfolio,
+        strategies: Iterable[Strategy] = (),
+    ) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.venue = venue
+        self.gate = gate
+        self.portfolio = portfolio
+        self.orders: dict[str, Order] = {}
+        self.strategies: dict[str, Strategy] = {}
+        self.event_ts = 0
+        # While replaying history to warm a strategy up after a restart, orders are dropped.
+        self.warming_up = False
+        # Ids of orders already sent in an earlier run; a replayed decision is not resent.
+        self.known_order_ids: set[str] = set()
+        self._seq_ts = -1
+        self._seq: dict[str, int] = {}
+        self._matcher = venue if isinstance(venue, MatchingVenue) else None
+        self._bar_handlers: dict[str, list[Callable[[Bar], None]]] = {}
+        self._quote_handlers: dict[str, list[Callable[[QuoteTick], None]]] = {}
+        self._all_bar_handlers: list[Callable[[Bar], None]] = []
+        self._all_quote_handlers: list[Callable[[QuoteTick], None]] = []
+        bus.subscribe(OrderAccepted, self._on_accepted)
+        bus.subscribe(OrderRejected, self._on_rejected)
+        bus.subscribe(OrderFilled, self._on_filled)
+        bus.subscribe(OrderCanceled, self._on_canceled)
+        bus.subscribe(OrderExpired, self._on_expired)
+        for strategy in strategies:
+            self.add_strategy(strategy)
+
+    # -- wiring -------------------------------------------------------------------------------
+    def add_strategy(self, strategy: Strategy) -> None:
+        self.strategies[strategy.id] = strategy
+        strategy.bind(self)
+        kind = type(strategy)
+        if kind.on_bar is not Strategy.on_bar:
+            self._route(strategy.symbols, strategy.on_bar, self._bar_handlers, self._all_bar_handlers)
+        if kind.on_quote is not Strategy.on_quote:
+            self._route(
+                strategy.symbols, strategy.on_quote, self._quote_handlers, self._all_quote_handlers
+            )
+
+    @staticmethod
+    def _route(
+        symbols: list[str] | None,
+        handler: Callable[[object], None],
+        by_symbol: dict[str, list[Callable[[object], None]]],
+        everywhere: list[Callable[[object], None]],
+    ) -> None:
+        if symbols is None:
+            everywhere.append(handler)
+            for handlers in by_symbol.values():
+                handlers.append(handler)
+        else:
+            for symbol in symbols:
+                by_symbol.setdefault(symbol, list(everywhere)).append(handler)
+
+    def start(self) -> None:
+        for strategy in self.strategies.values():
+            strategy.on_start()
+
+    # -- market data in -----------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> None:
+        self.event_ts = bar.ts
+        if self._matcher is not None and not self.warming_up:
+            self._matcher.on_bar(bar)
+        self.portfolio.last_price[bar.symbol] = bar.close
+        handlers = self._bar_handlers.get(bar.symbol)
+        if handlers is None:
+            handlers = self._bar_handlers[bar.symbol] = list(self._all_bar_handlers)
+        for handler in handlers:
+            handler(bar)
+
+    def on_quote(self, quote: QuoteTick) -> None:
+        self.event_ts = quote.ts
+        if self._matcher is not None and not self.warming_up:
+            self._matcher.on_quote(quote)
+        self.portfolio.last_price[quote.symbol] = (quote.bid + quote.ask) / 2
+        handlers = self._quote_handlers.get(quote.symbol)
+        if handlers is None:
+            handlers = self._quote_handlers[quote.symbol] = list(self._all_quote_handlers)
+        for handler in handlers:
+            handler(quote)
+
+    # -- the strategy context -----------------------------------------------------------------
+    def next_order_id(self, strategy_id: str) -> str:
+        """Deterministic ids (strategy, data time, n-th order at that time).
+
+        Replaying the same data yields the same ids, so a restart that replays a stretch of
+        history cannot submit an order twice: the id is already known.
+        """
+        if self.event_ts != self._seq_ts:
+            self._seq_ts = self.event_ts
+            self._seq.clear()
+        n = self._seq.get(strategy_id, 0) + 1
+        self._seq[strategy_id] = n
+        return f"{strategy_id}-{self.event_ts}-{n}"
+
+    def submit(self, order: Order) -> Order:
+        known = self.orders.get(order.client_order_id)
+        if known is not None:
+            return known
+        if self.warming_up or order.client_order_id in self.known_order_ids:
+            return order
+        self.orders[order.client_order_id] = order
+        ref = order.limit_price if order.limit_price is not None else order.stop_price
+        ref_price = float(ref) if ref is not None else self.portfolio.last_price.get(order.symbol, 0.0)
+        denial = self.gate.check(order, self.portfolio, ref_price)
+        if denial is not None:
+            order.transition(OrderStatus.DENIED, self.clock.now_ns(), denial.reason)
+            self.bus.publish(denial)
+            return order
+        order.transition(OrderStatus.SUBMITTED, self.clock.now_ns())
+        self.bus.publish(OrderSubmitted(order))
+        self.venue.submit(order, self.event_ts)
+        return order
+
+    def cancel(self, client_order_id: str) -> None:
+        order = self.orders.get(client_order_id)
+        if order is not None and order.is_open:
+            self.venue.cancel(client_order_id)
+
+    def now_ns(self) -> int:
+        return self.clock.now_ns()
+
+    def position(self, symbol: str) -> Decimal:
+        return self.portfolio.quantity(symbol)
+
+    def equity(self) -> float:
+        return self.portfolio.equity()
+
+    def cash(self) -> float:
+        return self.portfolio.cash_f()
+
+    def last_price(self, symbol: str) -> float | None:
+        return self.portfolio.last_price.get(symbol)
+
+    def round_quantity(self, symbol: str, quantity: float) -> Decimal:
+        return self.portfolio.instruments.get(symbol).round_quantity(quantity)
+
+    def round_price(self, symbol: str, price: float) -> Decimal:
+        return self.portfolio.instruments.get(symbol).round_price(price)
+
+    def open_orders(self, strategy_id: str | None = None, symbol: str | None = None) -> list[Order]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.is_open
+            and (strategy_id is None or o.strategy_id == strategy_id)
+            and (symbol is None or o.symbol == symbol)
+        ]
+
+    def adopt(self, known_ids: Iterable[str], open_orders: Iterable[Order]) -> None:
+        """Take over the state of an earlier run restored from storage."""
+        self.known_order_ids.update(known_ids)
+        for order in open_orders:
+            self.orders[order.client_order_id] = order
+
+    # -- venue events -------------------------------------------------------------------------
+    def _on_accepted(self, event: OrderAccepted) -> None:
+        if event.order.status is OrderStatus.SUBMITTED:
+            event.order.transition(OrderStatus.ACCEPTED, self.clock.now_ns())
+
+    def _on_rejected(self, event: OrderRejected) -> None:
+        event.order.transition(OrderStatus.REJECTED, self.clock.now_ns(), event.reason)
+
+    def _on_canceled(self, event: OrderCanceled) -> None:
+        event.order.transition(OrderStatus.CANCELED, self.clock.now_ns(), event.reason)
+
+    def _on_expired(self, event: OrderExpired) -> None:
+        event.order.transition(OrderStatus.EXPIRED, self.clock.now_ns())
+
+    def _on_filled(self, event: OrderFilled) -> None:
+        fill = event.fill
+        event.order.fill(fill.quantity, fill.price, fill.ts)
+        position = self.portfolio.apply_fill(fill)
+        if self.bus.has_subscribers(PositionChanged):
+            self.bus.publish(
+                PositionChanged(
+                    fill.symbol,
+                    position.quantity,
+                    position.avg_price,
+                    position.realized_pnl,
+                    self.portfolio.cash,
+                    fill.ts,
+                )
+            )
+        strategy = self.strategies.get(fill.strategy_id)
+        if strategy is not None:
+            strategy.on_fill(fill)
