@@ -2,7 +2,8 @@
 
 Every layer raises a subclass of :class:`NeuralTraderError` and may add context on the way up
 (``err.add_context("symbol", "SPX")``), so the message a user finally reads says what failed and
-where without a traceback. The CLI maps each kind to its own exit code.
+where without a traceback. The CLI maps each kind to its own exit code (2 is left to
+command-line usage errors).
 """
 
 from __future__ import annotations
@@ -44,70 +45,70 @@ class ConfigError(NeuralTraderError):
     """A configuration value is missing, malformed or out of range."""
 
     kind = "config"
-    exit_code = 2
+    exit_code = 3
 
 
 class DataError(NeuralTraderError):
     """Market data is missing or invalid (unsorted, duplicated, NaN, high < low, ...)."""
 
     kind = "data"
-    exit_code = 3
+    exit_code = 4
 
 
 class StrategyError(NeuralTraderError):
     """A strategy is unknown, or was given parameters it cannot accept."""
 
     kind = "strategy"
-    exit_code = 4
+    exit_code = 5
 
 
 class RiskError(NeuralTraderError):
     """A risk computation cannot be done on the inputs it was given."""
 
     kind = "risk"
-    exit_code = 5
+    exit_code = 6
 
 
 class BrokerError(NeuralTraderError):
     """A venue refused, failed or answered with something we cannot interpret."""
 
     kind = "broker"
-    exit_code = 6
+    exit_code = 7
 
 
 class StorageError(NeuralTraderError):
     """The database or file store could not read or write state."""
 
     kind = "storage"
-    exit_code = 7
+    exit_code = 8
 
 
 class NeuralError(NeuralTraderError):
     """A model is unknown, untrained, corrupt, or was fed the wrong shape."""
 
     kind = "neural"
-    exit_code = 8
+    exit_code = 9
 
 
 class MemoryError_(NeuralTraderError):
     """The learning memory (vector store, reasoning bank) failed."""
 
     kind = "memory"
-    exit_code = 9
+    exit_code = 10
 
 
 class ServiceError(NeuralTraderError):
     """A service was used in a state that does not allow it (not started, shut down, ...)."""
 
     kind = "service"
-    exit_code = 10
+    exit_code = 11
 
 
 class OrderError(NeuralTraderError):
     """An order was malformed or asked for an illegal state transition."""
 
     kind = "order"
-    exit_code = 11
+    exit_code = 12
 
 
 __all__ = [
