@@ -262,13 +262,9 @@ class RunSettings(Section):
 
     symbols: NameList = Field(default_factory=lambda: ["SPX"], min_length=1)
     start: date | None = None
+    # Replay speed in bars per second; 0 replays as fast as possible.
     speed: float = Field(default=20.0, ge=0, allow_inf_nan=False)
     until_end: bool = False
-
-    @property
-    def bars_per_second(self) -> float:
-        """Replay speed: ``speed`` is in bars per second, 0 meaning as fast as possible."""
-        return self.speed
 
 
 class RestSettings(Section):

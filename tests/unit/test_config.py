@@ -53,7 +53,7 @@ def test_defaults() -> None:
     assert s.paper.starting_cash == Decimal(100_000) and s.paper.currency == "USD"
     assert s.paper.commission_bps == 0 and s.paper.max_volume_participation is None
     assert s.run.symbols == ["SPX"] and s.run.start is None and s.run.until_end is False
-    assert s.run.speed == 20.0 and s.run.bars_per_second == 20.0
+    assert s.run.speed == 20.0
     assert (s.api.rest.host, s.api.rest.port) == ("127.0.0.1", 8080)
     assert s.redis.url is None
     assert (s.log.level, s.log.json_) == ("INFO", False)

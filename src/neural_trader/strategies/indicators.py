@@ -6,28 +6,32 @@ close at a time from a strategy's ``on_bar``.
 
 from __future__ import annotations
 
-from collections import deque
-
 
 class SMA:
-    """Simple moving average over the last ``period`` values (a running sum)."""
+    """Simple moving average over the last ``period`` values (a running sum over a ring)."""
 
-    __slots__ = ("_sum", "_window", "period", "value")
+    __slots__ = ("_buf", "_i", "_n", "_sum", "period", "value")
 
     def __init__(self, period: int) -> None:
         if period < 1:
             raise ValueError(f"SMA period must be >= 1, got {period}")
         self.period = period
-        self._window: deque[float] = deque()
+        self._buf = [0.0] * period
+        self._i = 0
+        self._n = 0
         self._sum = 0.0
         self.value: float | None = None
 
     def update(self, x: float) -> float | None:
-        window = self._window
-        window.append(x)
-        self._sum += x
-        if len(window) > self.period:
-            self._sum -= window.popleft()
-        if len(window) == self.period:
-            self.value = self._sum / self.period
-        return self.value
+        i = self._i
+        buf = self._buf
+        self._sum += x - buf[i]
+        buf[i] = x
+        i += 1
+        self._i = 0 if i == self.period else i
+        if self._n < self.period:
+            self._n += 1
+            if self._n < self.period:
+                return None
+        self.value = v = self._sum / self.period
+        return v

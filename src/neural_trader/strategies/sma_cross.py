@@ -29,28 +29,35 @@ class SmaCross(Strategy):
             )
 
     def on_start(self) -> None:
-        self._fast: dict[str, SMA] = {}
-        self._slow: dict[str, SMA] = {}
-        self._above: dict[str, bool | None] = {}
+        self._state: dict[str, _SymbolState] = {}
 
     def on_bar(self, bar: Bar) -> None:
         sym = bar.symbol
-        fast = self._fast.get(sym)
-        if fast is None:
-            fast = self._fast[sym] = SMA(self.fast)
-            self._slow[sym] = SMA(self.slow)
-            self._above[sym] = None
-        f = fast.update(bar.close)
-        s = self._slow[sym].update(bar.close)
-        if f is None or s is None:
+        st = self._state.get(sym)
+        if st is None:
+            st = self._state[sym] = _SymbolState(self.fast, self.slow)
+        f = st.fast.update(bar.close)
+        s = st.slow.update(bar.close)
+        if s is None or f is None:
             return
         above = f > s
-        was = self._above[sym]
-        self._above[sym] = above
-        if was is None or above == was:
+        was = st.above
+        if above is was:
+            return
+        st.above = above
+        if was is None:
             return
         if above:
             if self.flat(sym):
                 self.buy(sym, fraction=1.0)
         elif self.position(sym) > 0:
             self.close(sym)
+
+
+class _SymbolState:
+    __slots__ = ("above", "fast", "slow")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self.fast = SMA(fast)
+        self.slow = SMA(slow)
+        self.above: bool | None = None  # fast above slow on the previous bar; None until known
