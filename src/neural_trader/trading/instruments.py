@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from neural_trader.core.instruments import AssetClass, CryptoPair, Equity, Instrument
 
-INDICES = {"SPX", "NDX"}
+INDICES = {"SPX", "IXIC"}
 FX_PAIRS = {"EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "USDCHF", "USDCAD", "NZDUSD"}
 CRYPTO_QUOTES = ("USDT", "USDC", "USD", "BTC", "EUR")
 
