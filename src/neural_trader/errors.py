@@ -23,7 +23,7 @@ class NeuralTraderError(Exception):
         self.context: dict[str, Any] = dict(context)
 
     def add_context(self, key: str, value: Any) -> NeuralTraderError:
-        """Attach where-it-happened detail as the error bubbles up; outer layers do not overwrite."""
+        """Attach where-it-happened detail on the way up; an inner layer's value wins."""
         self.context.setdefault(key, value)
         return self
 
@@ -34,7 +34,7 @@ class NeuralTraderError(Exception):
         return f"{self.message} ({where})"
 
 
-class RuntimeError_(NeuralTraderError):
+class RuntimeError_(NeuralTraderError):  # noqa: N801, N818 - avoids shadowing the builtin
     """A failure of the running system that is not any of the more specific kinds."""
 
     kind = "runtime"
@@ -90,7 +90,7 @@ class NeuralError(NeuralTraderError):
     exit_code = 9
 
 
-class MemoryError_(NeuralTraderError):
+class MemoryError_(NeuralTraderError):  # noqa: N801, N818 - avoids shadowing the builtin
     """The learning memory (vector store, reasoning bank) failed."""
 
     kind = "memory"

@@ -29,7 +29,7 @@ Rules (the same in backtest and paper trading):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.events import (
@@ -91,7 +91,9 @@ class PaperVenue:
         self._instruments = instruments
         self._fees = fees or FeeModel()
         self._slip = slippage_bps / 10_000
-        self._participation = max_volume_participation
+        self._participation = (
+            None if max_volume_participation is None else Decimal(repr(max_volume_participation))
+        )
         self._working: dict[str, list[_Working]] = {}
         self._known_ids: set[str] = set()
 
@@ -196,7 +198,7 @@ class PaperVenue:
         slipped = order.order_type in (OrderType.MARKET, OrderType.STOP)
         available = None
         if self._participation is not None:
-            available = w.instrument.round_quantity(bar.volume * self._participation)
+            available = w.instrument.round_quantity(Decimal(repr(bar.volume)) * self._participation)
         self._execute(w, price, slipped, available, bar.ts)
 
     def _match_quote(self, w: _Working, q: QuoteTick) -> None:
@@ -228,8 +230,12 @@ class PaperVenue:
                 return
             qty = available
         if slipped and self._slip:
-            factor = 1 + self._slip if order.side is OrderSide.BUY else 1 - self._slip
-            px = w.instrument.round_price(Decimal(repr(price)) * factor)
+            buy = order.side is OrderSide.BUY
+            factor = 1 + self._slip if buy else 1 - self._slip
+            # Rounded against the trader, so a slippage smaller than a tick still costs a tick.
+            px = w.instrument.round_price(
+                Decimal(repr(price)) * factor, ROUND_CEILING if buy else ROUND_FLOOR
+            )
         else:
             px = w.instrument.round_price(price)
         notional = w.instrument.notional(qty, px)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from enum import Enum
+from enum import StrEnum
 
 from neural_trader.errors import OrderError
 
 
-class AssetClass(str, Enum):
+class AssetClass(StrEnum):
     EQUITY = "equity"
     INDEX = "index"
     FX = "fx"
@@ -37,9 +37,12 @@ class Instrument:
     max_price: Decimal | None = None
     venue: str = "SIM"
 
-    def round_price(self, price: float | Decimal) -> Decimal:
-        """Nearest valid tick (banker's rounding, so repeated rounding does not drift)."""
-        return Decimal(str(price)).quantize(self.price_increment, rounding=ROUND_HALF_EVEN)
+    def round_price(self, price: float | Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+        """A multiple of the tick (0.01, 0.25, 0.5, ...): the nearest by default (banker's
+        rounding), or up/down with ``ROUND_CEILING``/``ROUND_FLOOR``."""
+        tick = self.price_increment
+        ticks = (Decimal(str(price)) / tick).to_integral_value(rounding=rounding)
+        return (ticks * tick).quantize(tick)
 
     def round_quantity(self, quantity: float | Decimal) -> Decimal:
         """Largest valid lot not above ``quantity`` (never buys more than asked)."""
@@ -87,7 +90,7 @@ class CryptoPair(Instrument):
     size_increment: Decimal = Decimal("0.00000001")
 
 
-class BetSide(str, Enum):
+class BetSide(StrEnum):
     BACK = "back"
     LAY = "lay"
 
@@ -148,7 +151,9 @@ class InstrumentRegistry:
         try:
             return self.by_symbol[symbol]
         except KeyError:
-            raise OrderError(f"unknown instrument {symbol!r}", known=sorted(self.by_symbol)) from None
+            raise OrderError(
+                f"unknown instrument {symbol!r}", known=sorted(self.by_symbol)
+            ) from None
 
     def __contains__(self, symbol: object) -> bool:
         return symbol in self.by_symbol

@@ -59,7 +59,10 @@ class QuoteTick:
         self.ask_size = ask_size
 
     def __repr__(self) -> str:
-        return f"QuoteTick({self.symbol} ts={self.ts} {self.bid}x{self.bid_size} / {self.ask}x{self.ask_size})"
+        return (
+            f"QuoteTick({self.symbol} ts={self.ts} "
+            f"{self.bid}x{self.bid_size} / {self.ask}x{self.ask_size})"
+        )
 
 
 class TradeTick:
@@ -67,7 +70,9 @@ class TradeTick:
 
     __slots__ = ("aggressor", "price", "size", "symbol", "ts")
 
-    def __init__(self, symbol: str, ts: int, price: float, size: float, aggressor: str = "") -> None:
+    def __init__(
+        self, symbol: str, ts: int, price: float, size: float, aggressor: str = ""
+    ) -> None:
         self.symbol = symbol
         self.ts = ts
         self.price = price

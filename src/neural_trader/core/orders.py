@@ -15,12 +15,12 @@ DENIED is the pre-trade risk gate saying no before anything reached a venue.
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from neural_trader.errors import OrderError
 
 
-class OrderSide(str, Enum):
+class OrderSide(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
@@ -29,21 +29,21 @@ class OrderSide(str, Enum):
         return 1 if self is OrderSide.BUY else -1
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     GTC = "gtc"
     DAY = "day"
     IOC = "ioc"
     FOK = "fok"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     INITIALIZED = "initialized"
     DENIED = "denied"
     SUBMITTED = "submitted"
@@ -173,10 +173,10 @@ class Order:
                 order=self.client_order_id,
             )
         total = self.filled_quantity + quantity
+        new = OrderStatus.FILLED if total == self.quantity else OrderStatus.PARTIALLY_FILLED
+        self.transition(new, ts)  # refuses (and changes nothing) before the accounting moves
         self.avg_price = (self.avg_price * self.filled_quantity + price * quantity) / total
         self.filled_quantity = total
-        done = total == self.quantity
-        self.transition(OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, ts)
 
     def __repr__(self) -> str:
         px = f" lmt={self.limit_price}" if self.limit_price is not None else ""

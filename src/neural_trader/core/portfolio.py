@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from neural_trader.core.events import Fill
-from neural_trader.core.instruments import Instrument, InstrumentRegistry
+from neural_trader.core.instruments import InstrumentRegistry
 
 ZERO = Decimal(0)
 
@@ -19,10 +19,11 @@ ZERO = Decimal(0)
 class Position:
     """Net quantity in one instrument (positive long, negative short) and its cost basis."""
 
-    __slots__ = ("commissions", "cost_basis", "quantity", "realized_pnl", "symbol")
+    __slots__ = ("commissions", "cost_basis", "multiplier", "quantity", "realized_pnl", "symbol")
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, multiplier: Decimal = Decimal(1)) -> None:
         self.symbol = symbol
+        self.multiplier = multiplier
         self.quantity = ZERO
         # Signed notional paid for the open quantity; avg_price is derived from it.
         self.cost_basis = ZERO
@@ -31,7 +32,8 @@ class Position:
 
     @property
     def avg_price(self) -> Decimal:
-        return self.cost_basis / self.quantity if self.quantity else ZERO
+        """Average entry price per unit (cost basis is in cash, i.e. includes the multiplier)."""
+        return self.cost_basis / (self.quantity * self.multiplier) if self.quantity else ZERO
 
     @property
     def is_flat(self) -> bool:
@@ -93,7 +95,7 @@ class Portfolio:
         instrument = self.instruments.get(fill.symbol)
         pos = self.positions.get(fill.symbol)
         if pos is None:
-            pos = self.positions[fill.symbol] = Position(fill.symbol)
+            pos = self.positions[fill.symbol] = Position(fill.symbol, instrument.multiplier)
         signed = fill.quantity if fill.side.sign > 0 else -fill.quantity
         self.realized_pnl += pos.apply(signed, fill.price, instrument.multiplier)
         pos.commissions += fill.commission
@@ -113,6 +115,11 @@ class Portfolio:
         self.cash = cash
         self.total_commissions = commissions
         self.positions = {p.symbol: p for p in positions}
+        for p in positions:
+            p.multiplier = self.instruments.get(p.symbol).multiplier
+            if p.quantity:
+                # Marked at cost until the first price arrives, so equity is defined at once.
+                self.last_price.setdefault(p.symbol, float(p.avg_price))
         self.realized_pnl = sum((p.realized_pnl for p in positions), ZERO)
         self._cash_f = float(cash)
         self._qty_f = {p.symbol: float(p.quantity) for p in positions}

@@ -18,7 +18,7 @@ class ExecutionVenue(Protocol):
     name: str
 
     def submit(self, order: Order, decision_ts: int) -> None:
-        """Send ``order`` (already SUBMITTED); ``decision_ts`` is the data time it was decided at."""
+        """Send ``order`` (already SUBMITTED), decided on data stamped ``decision_ts``."""
 
     def cancel(self, client_order_id: str) -> None: ...
 

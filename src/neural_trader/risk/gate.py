@@ -31,10 +31,23 @@ class PreTradeGate:
     def set_kill_switch(self, on: bool) -> None:
         self.limits.kill_switch = on
 
-    def check(self, order: Order, portfolio: Portfolio, ref_price: float) -> OrderDenied | None:
-        """None when the order may go to the venue; otherwise the denial to publish."""
+    def check(
+        self, order: Order, portfolio: Portfolio, ref_price: float | None, working: float = 0.0
+    ) -> OrderDenied | None:
+        """None when the order may go to the venue; otherwise the denial to publish.
+
+        ``ref_price`` values the order (its limit or stop, else the last price); ``working`` is
+        the quantity of this symbol's working orders on the same side as ``order``, counted as
+        if filled (working orders on the other side are not assumed to fill: worst case).
+        """
         if self.limits.kill_switch:
             return OrderDenied(order, "kill_switch", "trading halted by the kill switch")
+        if ref_price is None or not ref_price > 0:
+            return OrderDenied(
+                order,
+                "no_reference_price",
+                f"no price known for {order.symbol} to value the order against the limits",
+            )
         instrument = portfolio.instruments.get(order.symbol)
         mult = float(instrument.multiplier)
         qty = float(order.quantity)
@@ -46,7 +59,7 @@ class PreTradeGate:
                 f"order notional {notional:,.2f} exceeds {self._max_order:,.2f}",
                 {"notional": notional, "limit": self._max_order},
             )
-        current = portfolio.quantity_f(order.symbol)
+        current = portfolio.quantity_f(order.symbol) + working * order.side.sign
         after = current + qty * order.side.sign
         if abs(after) > abs(current):
             exposure = abs(after) * ref_price * mult

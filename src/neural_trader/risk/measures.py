@@ -47,7 +47,9 @@ def _check(returns: np.ndarray, confidence: float, horizon: int) -> np.ndarray:
     return r
 
 
-def historical_var_cvar(returns: np.ndarray, confidence: float, horizon: int = 1) -> tuple[float, float]:
+def historical_var_cvar(
+    returns: np.ndarray, confidence: float, horizon: int = 1
+) -> tuple[float, float]:
     """Empirical quantile of losses (linear interpolation) and the mean loss beyond it."""
     r = _check(returns, confidence, horizon)
     if horizon > 1:
@@ -59,7 +61,9 @@ def historical_var_cvar(returns: np.ndarray, confidence: float, horizon: int = 1
     return var, float(tail.mean())
 
 
-def normal_var_cvar(returns: np.ndarray, confidence: float, horizon: int = 1) -> tuple[float, float]:
+def normal_var_cvar(
+    returns: np.ndarray, confidence: float, horizon: int = 1
+) -> tuple[float, float]:
     """Closed forms: VaR = −μh + σ√h·z,  CVaR = −μh + σ√h·φ(z)/(1−c)."""
     r = _check(returns, confidence, horizon)
     mu = float(r.mean()) * horizon
@@ -71,10 +75,9 @@ def normal_var_cvar(returns: np.ndarray, confidence: float, horizon: int = 1) ->
 def portfolio_returns(asset_returns: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Daily-rebalanced portfolio returns; weights must match the assets and be finite."""
     w = np.asarray(weights, dtype=np.float64)
-    if asset_returns.ndim != 2 or asset_returns.shape[1] != w.size:
-        raise RiskError(
-            f"{w.size} weights for {asset_returns.shape[1] if asset_returns.ndim == 2 else 1} assets"
-        )
+    assets = asset_returns.shape[1] if asset_returns.ndim == 2 else 1
+    if asset_returns.ndim != 2 or assets != w.size:
+        raise RiskError(f"{w.size} weights for {assets} assets")
     if not np.all(np.isfinite(w)):
         raise RiskError("weights contain NaN or infinite values")
     return np.asarray(asset_returns @ w, dtype=np.float64)

@@ -54,6 +54,8 @@ class Kernel:
         self.event_ts = 0
         # While replaying history to warm a strategy up after a restart, orders are dropped.
         self.warming_up = False
+        # Orders sent and not yet finished (the gate counts them as if filled).
+        self._working: dict[str, Order] = {}
         # Ids of orders already sent in an earlier run; a replayed decision is not resent.
         self.known_order_ids: set[str] = set()
         self._seq_ts = -1
@@ -77,7 +79,9 @@ class Kernel:
         strategy.bind(self)
         kind = type(strategy)
         if kind.on_bar is not Strategy.on_bar:
-            self._route(strategy.symbols, strategy.on_bar, self._bar_handlers, self._all_bar_handlers)
+            self._route(
+                strategy.symbols, strategy.on_bar, self._bar_handlers, self._all_bar_handlers
+            )
         if kind.on_quote is not Strategy.on_quote:
             self._route(
                 strategy.symbols, strategy.on_quote, self._quote_handlers, self._all_quote_handlers
@@ -147,13 +151,18 @@ class Kernel:
             return order
         self.orders[order.client_order_id] = order
         ref = order.limit_price if order.limit_price is not None else order.stop_price
-        ref_price = float(ref) if ref is not None else self.portfolio.last_price.get(order.symbol, 0.0)
-        denial = self.gate.check(order, self.portfolio, ref_price)
+        ref_price = float(ref) if ref is not None else self.portfolio.last_price.get(order.symbol)
+        working = 0.0
+        for o in self._working.values():
+            if o.symbol == order.symbol and o.side is order.side:
+                working += float(o.leaves_quantity)
+        denial = self.gate.check(order, self.portfolio, ref_price, working)
         if denial is not None:
             order.transition(OrderStatus.DENIED, self.clock.now_ns(), denial.reason)
             self.bus.publish(denial)
             return order
         order.transition(OrderStatus.SUBMITTED, self.clock.now_ns())
+        self._working[order.client_order_id] = order
         self.bus.publish(OrderSubmitted(order))
         self.venue.submit(order, self.event_ts)
         return order
@@ -187,7 +196,7 @@ class Kernel:
     def open_orders(self, strategy_id: str | None = None, symbol: str | None = None) -> list[Order]:
         return [
             o
-            for o in self.orders.values()
+            for o in self._working.values()
             if o.is_open
             and (strategy_id is None or o.strategy_id == strategy_id)
             and (symbol is None or o.symbol == symbol)
@@ -198,6 +207,7 @@ class Kernel:
         self.known_order_ids.update(known_ids)
         for order in open_orders:
             self.orders[order.client_order_id] = order
+            self._working[order.client_order_id] = order
 
     # -- venue events -------------------------------------------------------------------------
     def _on_accepted(self, event: OrderAccepted) -> None:
@@ -206,16 +216,21 @@ class Kernel:
 
     def _on_rejected(self, event: OrderRejected) -> None:
         event.order.transition(OrderStatus.REJECTED, self.clock.now_ns(), event.reason)
+        self._working.pop(event.order.client_order_id, None)
 
     def _on_canceled(self, event: OrderCanceled) -> None:
         event.order.transition(OrderStatus.CANCELED, self.clock.now_ns(), event.reason)
+        self._working.pop(event.order.client_order_id, None)
 
     def _on_expired(self, event: OrderExpired) -> None:
         event.order.transition(OrderStatus.EXPIRED, self.clock.now_ns())
+        self._working.pop(event.order.client_order_id, None)
 
     def _on_filled(self, event: OrderFilled) -> None:
         fill = event.fill
         event.order.fill(fill.quantity, fill.price, fill.ts)
+        if event.order.is_terminal:
+            del self._working[event.order.client_order_id]
         position = self.portfolio.apply_fill(fill)
         if self.bus.has_subscribers(PositionChanged):
             self.bus.publish(

@@ -45,8 +45,16 @@ class Trade:
 
 
 class _Open:
-    __slots__ = ("commission", "direction", "entry_cost", "entry_qty", "entry_time", "exit_qty",
-                 "exit_value", "qty")
+    __slots__ = (
+        "commission",
+        "direction",
+        "entry_cost",
+        "entry_qty",
+        "entry_time",
+        "exit_qty",
+        "exit_value",
+        "qty",
+    )
 
     def __init__(self, direction: int, ts: int) -> None:
         self.direction = direction
@@ -74,7 +82,7 @@ class TradeTracker:
     def add(self, fill: Fill) -> None:
         signed = fill.quantity * fill.side.sign
         remaining = abs(signed)
-        fee_per_unit = fill.commission / fill.quantity
+        fee_left = fill.commission
         while remaining:
             cur = self._open.get(fill.symbol)
             if cur is None:
@@ -83,13 +91,17 @@ class TradeTracker:
                 cur.qty += remaining
                 cur.entry_qty += remaining
                 cur.entry_cost += remaining * fill.price
-                cur.commission += fee_per_unit * remaining
+                cur.commission += fee_left
                 return
             closing = min(remaining, cur.qty)
+            # A fill that closes one trade and opens the next splits its fee pro rata; the part
+            # that is not split off is booked whole, so an unsplit fee stays exact.
+            fee = fee_left if closing == remaining else fill.commission * closing / fill.quantity
             cur.qty -= closing
             cur.exit_qty += closing
             cur.exit_value += closing * fill.price
-            cur.commission += fee_per_unit * closing
+            cur.commission += fee
+            fee_left -= fee
             remaining -= closing
             if not cur.qty:
                 self._close(fill.symbol, cur, fill.ts)
@@ -100,7 +112,16 @@ class TradeTracker:
         exit_ = cur.exit_value / cur.exit_qty
         gross = (cur.exit_value - cur.entry_cost * cur.exit_qty / cur.entry_qty) * cur.direction
         self.trades.append(
-            Trade(symbol, cur.direction, cur.entry_time, entry, ts, exit_, cur.exit_qty,
-                  gross * mult - cur.commission, cur.commission)
+            Trade(
+                symbol,
+                cur.direction,
+                cur.entry_time,
+                entry,
+                ts,
+                exit_,
+                cur.exit_qty,
+                gross * mult - cur.commission,
+                cur.commission,
+            )
         )
         del self._open[symbol]
