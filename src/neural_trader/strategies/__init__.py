@@ -2,9 +2,13 @@
 
 from neural_trader.errors import StrategyError
 from neural_trader.strategies.base import Param, Strategy
+from neural_trader.strategies.mean_reversion import MeanReversion
+from neural_trader.strategies.momentum import Momentum
 from neural_trader.strategies.sma_cross import SmaCross
 
-REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in (SmaCross,)}
+REGISTRY: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (SmaCross, Momentum, MeanReversion)
+}
 
 
 def strategy_class(name: str) -> type[Strategy]:
@@ -16,4 +20,12 @@ def strategy_class(name: str) -> type[Strategy]:
         ) from None
 
 
-__all__ = ["REGISTRY", "Param", "Strategy", "SmaCross", "strategy_class"]
+__all__ = [
+    "REGISTRY",
+    "MeanReversion",
+    "Momentum",
+    "Param",
+    "SmaCross",
+    "Strategy",
+    "strategy_class",
+]

@@ -11,8 +11,9 @@ pydantic at construction, so a bad value fails with a :class:`StrategyError` nam
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
@@ -82,7 +83,7 @@ class Strategy:
         )
 
     def __init__(
-        self, strategy_id: str | None = None, symbols: list[str] | None = None, **params: Any
+        self, strategy_id: str | None = None, symbols: list[str] | None = None, **params: object
     ) -> None:
         label = self.name or type(self).__name__
         try:
@@ -103,6 +104,25 @@ class Strategy:
         self.id = strategy_id or label
         self.symbols = symbols
         self._ctx: StrategyContext | None = None
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, object],
+        strategy_id: str | None = None,
+        symbols: list[str] | None = None,
+    ) -> Self:
+        """Build from user-supplied parameters (CLI, config), which can never be mistaken for
+        ``strategy_id`` or ``symbols``: those names are refused as unknown parameters."""
+        reserved = {"strategy_id", "symbols"} & set(params)
+        if reserved:
+            name = sorted(reserved)[0]
+            raise StrategyError(
+                f"{cls.name or cls.__name__}: parameter {name!r}: unknown parameter",
+                strategy=cls.name,
+                parameter=name,
+            )
+        return cls(strategy_id, symbols, **params)
 
     def check_params(self) -> None:
         """Override for checks that involve several parameters; raise StrategyError."""
@@ -201,7 +221,6 @@ class Strategy:
             ctx.now_ns(),
         )
         return ctx.submit(order)
-
 
 
 __all__ = ["Param", "Strategy", "StrategyContext"]

@@ -23,7 +23,7 @@ class SmaCross(Strategy):
     def check_params(self) -> None:
         if self.fast >= self.slow:
             raise StrategyError(
-                f"sma_cross: parameter 'slow' ({self.slow}) must be greater than 'fast' ({self.fast})",
+                f"sma_cross: parameter 'slow' ({self.slow}) must exceed 'fast' ({self.fast})",
                 strategy=self.name,
                 parameter="slow",
             )
