@@ -1,0 +1,192 @@
+"""The backtest runner: replays bar series through the kernel on a simulated clock.
+
+The loop below is the whole hot path of a backtest: it turns columns into ``Bar`` objects one
+at a time, hands them to the kernel and records equity once per timestamp. No pandas, I/O or
+logging happens inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from neural_trader.analytics.metrics import PerformanceSummary, summarize
+from neural_trader.brokers.paper import FeeModel, PaperVenue
+from neural_trader.core.bus import MessageBus
+from neural_trader.core.clock import SimulatedClock
+from neural_trader.core.events import OrderDenied, OrderRejected
+from neural_trader.core.instruments import InstrumentRegistry
+from neural_trader.core.market_data import Bar, BarSeries
+from neural_trader.core.orders import Order
+from neural_trader.core.portfolio import Portfolio
+from neural_trader.errors import DataError
+from neural_trader.risk.gate import PreTradeGate, RiskLimits
+from neural_trader.strategies.base import Strategy
+from neural_trader.trading.equity import EquityRecorder
+from neural_trader.trading.instruments import default_instrument
+from neural_trader.trading.kernel import Kernel
+from neural_trader.trading.trades import Trade, TradeTracker
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BacktestConfig:
+    starting_cash: Decimal = Decimal(100_000)
+    currency: str = "USD"
+    fees: FeeModel = field(default_factory=FeeModel)
+    slippage_bps: Decimal = Decimal(0)
+    max_volume_participation: float | None = None
+    limits: RiskLimits = field(
+        default_factory=lambda: RiskLimits(Decimal("1e18"), Decimal("1e18"), False)
+    )
+
+
+@dataclass
+class BacktestResult:
+    strategy: str
+    params: dict[str, object]
+    symbols: list[str]
+    timestamps: np.ndarray
+    equity: np.ndarray
+    in_market: np.ndarray
+    trades: list[Trade]
+    orders: list[Order]
+    denials: list[OrderDenied]
+    rejections: list[OrderRejected]
+    portfolio: Portfolio
+    summary: PerformanceSummary
+    bars_processed: int
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity[-1]) if len(self.equity) else float(self.portfolio.starting_cash)
+
+
+def merge_order(series: Sequence[BarSeries]) -> tuple[np.ndarray, np.ndarray]:
+    """Replay order across several series: by timestamp, ties in the order given (stable)."""
+    ts = np.concatenate([s.ts for s in series])
+    which = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(series)])
+    idx = np.concatenate([np.arange(len(s), dtype=np.int64) for s in series])
+    order = np.argsort(ts, kind="stable")
+    return which[order], idx[order]
+
+
+def run_backtest(
+    strategy: Strategy,
+    series: Sequence[BarSeries],
+    config: BacktestConfig | None = None,
+    progress: Progress | None = None,
+    instruments: InstrumentRegistry | None = None,
+) -> BacktestResult:
+    config = config or BacktestConfig()
+    if not series or not any(len(s) for s in series):
+        raise DataError("no bars to backtest on", symbols=[s.symbol for s in series])
+    if instruments is None:
+        instruments = InstrumentRegistry()
+        for s in series:
+            instruments.add(default_instrument(s.symbol))
+    bus = MessageBus()
+    clock = SimulatedClock()
+    portfolio = Portfolio(config.starting_cash, instruments, config.currency)
+    venue = PaperVenue(
+        bus, instruments, config.fees, config.slippage_bps, config.max_volume_participation
+    )
+    kernel = Kernel(
+        bus=bus, clock=clock, venue=venue, gate=PreTradeGate(config.limits), portfolio=portfolio
+    )
+    tracker = TradeTracker(bus, instruments)
+    denials: list[OrderDenied] = []
+    rejections: list[OrderRejected] = []
+    bus.subscribe(OrderDenied, denials.append)
+    bus.subscribe(OrderRejected, rejections.append)
+    kernel.add_strategy(strategy)
+    kernel.start()
+
+    recorder = EquityRecorder(bus, float(config.starting_cash))
+    n = _replay(kernel, clock, series, progress)
+    ts_out, eq_out, exp_out = recorder.curve(series, instruments)
+
+    pnls = np.array([float(t.pnl) for t in tracker.trades], dtype=np.float64)
+    summary = summarize(eq_out, ts_out, pnls, exp_out)
+    return BacktestResult(
+        strategy=strategy.name or type(strategy).__name__,
+        params=dict(strategy.params),
+        symbols=[s.symbol for s in series],
+        timestamps=ts_out,
+        equity=eq_out,
+        in_market=exp_out,
+        trades=tracker.trades,
+        orders=list(kernel.orders.values()),
+        denials=denials,
+        rejections=rejections,
+        portfolio=portfolio,
+        summary=summary,
+        bars_processed=n,
+    )
+
+
+def _replay(
+    kernel: Kernel,
+    clock: SimulatedClock,
+    series: Sequence[BarSeries],
+    progress: Progress | None,
+) -> int:
+    """Feed every bar to the kernel in time order; returns how many it fed."""
+    on_bar = kernel.on_bar
+    n = sum(len(s) for s in series)
+    step = max(n // 200, 1)
+    if len(series) == 1:
+        s = series[0]
+        sym = s.symbol
+        rows = zip(
+            s.ts.tolist(),
+            s.open.tolist(),
+            s.high.tolist(),
+            s.low.tolist(),
+            s.close.tolist(),
+            s.volume.tolist(),
+            strict=True,
+        )
+        if progress is None:
+            for t, o, h, lo, c, v in rows:
+                clock.ts = t
+                on_bar(Bar(sym, t, o, h, lo, c, v))
+        else:
+            for i, (t, o, h, lo, c, v) in enumerate(rows):
+                clock.ts = t
+                on_bar(Bar(sym, t, o, h, lo, c, v))
+                if i % step == 0:
+                    progress(i, n)
+    else:
+        for i, bar in enumerate(replay(series)):
+            clock.ts = bar.ts
+            on_bar(bar)
+            if progress is not None and i % step == 0:
+                progress(i, n)
+    if progress is not None:
+        progress(n, n)
+    return n
+
+
+def replay(series: Sequence[BarSeries]) -> Iterator[Bar]:
+    """All bars of ``series`` in time order (ties in the order the series are given)."""
+    which, idx = merge_order(series)
+    cols = [
+        (
+            s.symbol,
+            s.ts.tolist(),
+            s.open.tolist(),
+            s.high.tolist(),
+            s.low.tolist(),
+            s.close.tolist(),
+            s.volume.tolist(),
+        )
+        for s in series
+    ]
+    for w, j in zip(which.tolist(), idx.tolist(), strict=True):
+        sym, ts, op, hi, lo, cl, vol = cols[w]
+        yield Bar(sym, ts[j], op[j], hi[j], lo[j], cl[j], vol[j])
