@@ -37,7 +37,8 @@ class EquityRecorder:
         self, series: Sequence[BarSeries], instruments: InstrumentRegistry
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(timestamps, equity, in_market) at every distinct timestamp of ``series``."""
-        ts = np.unique(np.concatenate([s.ts for s in series]))
+        # One series is already sorted and unique (the loader guarantees it).
+        ts = series[0].ts if len(series) == 1 else np.unique(np.concatenate([s.ts for s in series]))
         fill_ts = np.asarray(self._ts, dtype=np.int64)
         last = np.searchsorted(fill_ts, ts, side="right") - 1
         cash = np.asarray(self._cash, dtype=np.float64)

@@ -1,0 +1,151 @@
+"""`make bench`: throughput of the kernel, measured, written to a JSON file.
+
+Figures:
+* kernel_sma_cross_1m_minute_bars — sma_cross(10, 30) on 1,000,000 synthetic one-minute bars
+  (geometric random walk, fixed seed) through the full kernel: bars/s.
+* kernel_sma_cross_spx_daily — the same strategy on bundled SPX daily 1999–2018, repeated.
+* orders_through_gate_venue_ledger — a strategy that sends a market order on every bar, so each
+  bar costs one risk check, one venue acceptance and match, one fill into the ledger: orders/s.
+* reference_backtesting_py_same_bars — backtesting.py running the same strategy on the same
+  bars in this run, so the kernel's speed is also a ratio measured here.
+* profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import platform
+import pstats
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from neural_trader.core.market_data import Bar, BarSeries
+from neural_trader.data import load_bars
+from neural_trader.strategies import SmaCross, Strategy
+from neural_trader.trading.backtest import BacktestConfig, run_backtest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference_backtesting_py import bars_per_second as reference_bars_per_second
+
+TARGET_BARS_PER_S = 1_000_000
+
+
+def synthetic_minutes(n: int, seed: int = 7) -> BarSeries:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 5e-4, n)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    spread = np.abs(rng.normal(0.0, 2e-4, n))
+    high = np.maximum(open_, close) * (1 + spread)
+    low = np.minimum(open_, close) * (1 - spread)
+    ts = 1_600_000_000_000_000_000 + np.arange(n, dtype=np.int64) * 60_000_000_000
+    volume = rng.integers(100, 10_000, n).astype(np.float64)
+    return BarSeries("SYN", "1m", ts, open_, high, low, close, volume)
+
+
+class Churn(Strategy):
+    """Buys one unit on even bars and sells it on odd ones: one order per bar."""
+
+    name = "churn"
+
+    def on_start(self) -> None:
+        self._n = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        self._n += 1
+        if self._n % 2:
+            self.buy(bar.symbol, 1)
+        else:
+            self.sell(bar.symbol, 1)
+
+
+def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    args = parser.parse_args()
+    figures: dict[str, object] = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "processor_count_used": 1,
+    }
+
+    minutes = synthetic_minutes(args.bars)
+    cfg = BacktestConfig(starting_cash=Decimal(100_000))
+    secs = timed(lambda: run_backtest(SmaCross(fast=10, slow=30), [minutes], cfg), repeat=3)
+    result = run_backtest(SmaCross(fast=10, slow=30), [minutes], cfg)
+    figures["kernel_sma_cross_1m_minute_bars"] = {
+        "bars": args.bars,
+        "seconds": round(secs, 3),
+        "bars_per_s": round(args.bars / secs),
+        "target_bars_per_s": TARGET_BARS_PER_S,
+        "ratio_to_target": round(args.bars / secs / TARGET_BARS_PER_S, 3),
+        "trades": len(result.trades),
+    }
+    ref = reference_bars_per_second(minutes)
+    figures["reference_backtesting_py_same_bars"] = ref or "backtesting.py not installed"
+    if ref:
+        kernel = figures["kernel_sma_cross_1m_minute_bars"]
+        kernel["ratio_to_backtesting_py"] = round(kernel["bars_per_s"] / ref["bars_per_s"], 2)  # type: ignore[index]
+
+    spx = load_bars("SPX")
+    reps = 20
+    secs = timed(
+        lambda: [run_backtest(SmaCross(fast=10, slow=30), [spx], cfg) for _ in range(reps)]
+    )
+    figures["kernel_sma_cross_spx_daily"] = {
+        "bars": len(spx) * reps,
+        "seconds": round(secs, 3),
+        "bars_per_s": round(len(spx) * reps / secs),
+    }
+
+    n_orders = min(args.bars, 200_000)
+    churn_data = synthetic_minutes(n_orders, seed=11)
+    secs = timed(lambda: run_backtest(Churn(), [churn_data], cfg), repeat=3)
+    churn = run_backtest(Churn(), [churn_data], cfg)
+    fills = sum(1 for o in churn.orders if o.filled_quantity)
+    figures["orders_through_gate_venue_ledger"] = {
+        "orders": len(churn.orders),
+        "filled": fills,
+        "seconds": round(secs, 3),
+        "orders_per_s": round(len(churn.orders) / secs),
+    }
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_backtest(SmaCross(fast=10, slow=30), [minutes], cfg)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:10]  # type: ignore[attr-defined]
+    figures["profile_top_own_time"] = [
+        {
+            "function": f"{Path(file).name}:{line}:{name}",
+            "calls": calls,
+            "own_share": round(tottime / total, 3),
+        }
+        for (file, line, name), (_cc, calls, tottime, _ct, _callers) in rows
+    ]
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
