@@ -292,9 +292,7 @@ class LogSettings(Section):
         validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
     )
 
-    level: Annotated[
-        Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)
-    ] = "INFO"
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = "INFO"
     # ``json`` would shadow BaseModel.json; the key in files and the environment is ``json``.
     json_: bool = Field(default=False, alias="json")
 
@@ -576,9 +574,7 @@ def _annotation_at(path: tuple[int | str, ...]) -> Any:
         if get_origin(node) in (Union, UnionType):
             node = next((a for a in get_args(node) if a is not NoneType), None)
         if isinstance(node, type) and issubclass(node, BaseModel):
-            field = next(
-                (f for n, f in node.model_fields.items() if part in (n, f.alias)), None
-            )
+            field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
             node = field.annotation if field is not None else None
         elif get_origin(node) is dict or get_origin(node) is list:
             node = get_args(node)[-1] if get_args(node) else None

@@ -133,9 +133,7 @@ def _bound_ns(value: TimeBound, *, is_end: bool, name: str) -> int | None:
     return _ns(ts)
 
 
-def load_bars(
-    symbol: str, start: TimeBound = None, end: TimeBound = None
-) -> BarSeries:
+def load_bars(symbol: str, start: TimeBound = None, end: TimeBound = None) -> BarSeries:
     """Bundled bars for ``symbol`` (any case) with ``start <= ts <= end``, both optional.
 
     Raises :class:`DataError` for an unknown symbol (listing the known ones), an unreadable
@@ -166,4 +164,3 @@ __all__ = [
     "load_bars",
     "load_file",
 ]
-

@@ -79,9 +79,7 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, RowLocator]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(
-            f"{path.name}: not a readable Parquet file: {exc}", file=str(path)
-        ) from exc
+        raise DataError(f"{path.name}: not a readable Parquet file: {exc}", file=str(path)) from exc
     for i, field in enumerate(table.schema):
         if pa.types.is_decimal(field.type):
             table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))

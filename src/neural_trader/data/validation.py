@@ -91,9 +91,7 @@ def _outside(col: str, arr: FloatArray, low: FloatArray, high: FloatArray) -> Re
     return lambda i: f"{col} {arr[i]} is outside [low, high] = [{low[i]}, {high[i]}]"
 
 
-def _bar_checks(
-    ts: IntArray, prices: dict[str, FloatArray], volume: FloatArray
-) -> list[Check]:
+def _bar_checks(ts: IntArray, prices: dict[str, FloatArray], volume: FloatArray) -> list[Check]:
     """Every rule a bar history must satisfy, as (row mask, column, reason) triples."""
     checks: list[Check] = []
     for col, arr in (*prices.items(), ("volume", volume)):
@@ -136,6 +134,7 @@ def validated_series(
         raise DataError(f"{loc.path.name}: no data rows", file=str(loc.path))
     with np.errstate(invalid="ignore"):
         raise_first([*(parse_checks or []), *_bar_checks(ts, prices, volume)], loc)
+
     def column(arr: FloatArray) -> FloatArray:
         return np.ascontiguousarray(arr, dtype=np.float64)
 

@@ -6,9 +6,7 @@ from neural_trader.strategies.mean_reversion import MeanReversion
 from neural_trader.strategies.momentum import Momentum
 from neural_trader.strategies.sma_cross import SmaCross
 
-REGISTRY: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (SmaCross, Momentum, MeanReversion)
-}
+REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in (SmaCross, Momentum, MeanReversion)}
 
 
 def strategy_class(name: str) -> type[Strategy]:

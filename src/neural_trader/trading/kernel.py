@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TypeVar
 
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.clock import Clock
@@ -29,6 +30,8 @@ from neural_trader.core.portfolio import Portfolio
 from neural_trader.core.venue import ExecutionVenue, MatchingVenue
 from neural_trader.risk.gate import PreTradeGate
 from neural_trader.strategies.base import Strategy
+
+E = TypeVar("E")
 
 
 class Kernel:
@@ -90,9 +93,9 @@ class Kernel:
     @staticmethod
     def _route(
         symbols: list[str] | None,
-        handler: Callable[[object], None],
-        by_symbol: dict[str, list[Callable[[object], None]]],
-        everywhere: list[Callable[[object], None]],
+        handler: Callable[[E], None],
+        by_symbol: dict[str, list[Callable[[E], None]]],
+        everywhere: list[Callable[[E], None]],
     ) -> None:
         if symbols is None:
             everywhere.append(handler)

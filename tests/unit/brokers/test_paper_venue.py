@@ -39,7 +39,12 @@ DAY = 24 * HOUR
 DAY0 = 19_000 * DAY  # 2022-01-08 00:00 UTC
 START_CASH = D(1_000_000)
 EVENTS = (
-    OrderSubmitted, OrderAccepted, OrderRejected, OrderDenied, OrderCanceled, OrderExpired,
+    OrderSubmitted,
+    OrderAccepted,
+    OrderRejected,
+    OrderDenied,
+    OrderCanceled,
+    OrderExpired,
     OrderFilled,
 )
 
@@ -127,8 +132,12 @@ def build(
     venue = PaperVenue(bus, reg, fees, D(slippage_bps), participation)
     strategy = (QuoteScripted if quotes else Scripted)(script or {})
     kernel = Kernel(
-        bus=bus, clock=clock, venue=venue, gate=PreTradeGate(RiskLimits()),
-        portfolio=portfolio, strategies=[strategy],
+        bus=bus,
+        clock=clock,
+        venue=venue,
+        gate=PreTradeGate(RiskLimits()),
+        portfolio=portfolio,
+        strategies=[strategy],
     )
     env = Env(bus, clock, portfolio, venue, kernel, strategy)
     for kind in EVENTS:  # after the kernel, so events are seen with the kernel's updates applied
@@ -137,7 +146,13 @@ def build(
 
 
 def bar(
-    i: int, o: float, h: float, low: float, c: float, v: float = 1e6, sym: str = "AAA",
+    i: int,
+    o: float,
+    h: float,
+    low: float,
+    c: float,
+    v: float = 1e6,
+    sym: str = "AAA",
     ts: int | None = None,
 ) -> Bar:
     """Daily bar i, stamped at its 21:00 UTC close."""
@@ -331,7 +346,10 @@ def test_stop_limit_sell_mirrors() -> None:
     ],
 )
 def test_slippage_applies_to_market_and_stop_only(
-    side: OrderSide, order_type: OrderType, kw: dict[str, Any], next_bar: tuple[float, ...],
+    side: OrderSide,
+    order_type: OrderType,
+    kw: dict[str, Any],
+    next_bar: tuple[float, ...],
     expected: str,
 ) -> None:
     env = build(one(side, 10, order_type, **kw), slippage_bps="20")
@@ -384,7 +402,10 @@ def test_participation_cap_fills_over_several_bars() -> None:
     assert env.order.filled_quantity == 90
     env.feed(bar(5, 104, 105, 103, 104, v=300))
     assert [(f.quantity, f.price) for f in env.fills] == [
-        (D(30), D("100.00")), (D(30), D("102.00")), (D(30), D("103.00")), (D(10), D("104.00")),
+        (D(30), D("100.00")),
+        (D(30), D("102.00")),
+        (D(30), D("103.00")),
+        (D(10), D("104.00")),
     ]
     assert env.order.status is OrderStatus.FILLED
     assert env.order.filled_quantity == 100
@@ -516,8 +537,14 @@ def test_invalid_order_is_rejected_by_the_venue(
     env = build()
     env.feed(FLAT)
     order = Order(
-        "bad-1", "S", "AAA", BUY, D(qty), order_type,
-        None if limit is None else D(limit), None if stop is None else D(stop),
+        "bad-1",
+        "S",
+        "AAA",
+        BUY,
+        D(qty),
+        order_type,
+        None if limit is None else D(limit),
+        None if stop is None else D(stop),
     )
     assert env.kernel.submit(order) is order
     [rejected] = env.of(OrderRejected)
@@ -576,7 +603,8 @@ def test_market_buy_takes_the_ask_up_to_its_size() -> None:
     assert env.order.status is OrderStatus.PARTIALLY_FILLED
     env.feed(quote(2, 100.50, 100.60, 500, 100))
     assert [(f.quantity, f.price) for f in env.fills] == [
-        (D(30), D("100.50")), (D(20), D("100.60")),
+        (D(30), D("100.50")),
+        (D(20), D("100.60")),
     ]
     assert env.order.status is OrderStatus.FILLED
     assert env.order.avg_price == D("100.54")  # (3015 + 2012) / 50

@@ -128,7 +128,9 @@ def test_instrument_defaults() -> None:
     assert Equity("AAA").asset_class is AssetClass.EQUITY
     btc = CryptoPair("BTC/USDT")
     assert (btc.asset_class, btc.currency, btc.size_increment) == (
-        AssetClass.CRYPTO, "USDT", D("0.00000001")
+        AssetClass.CRYPTO,
+        "USDT",
+        D("0.00000001"),
     )
     assert BettingSelection("R").asset_class is AssetClass.BETTING
     assert OutcomeShare("O").max_price == 1

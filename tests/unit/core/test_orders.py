@@ -191,9 +191,7 @@ def test_refused_late_fill_leaves_fill_accounting_unchanged(status: OrderStatus)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.integers(1, 1_000), st.integers(1, 10_000_000)), min_size=1, max_size=20
-    )
+    st.lists(st.tuples(st.integers(1, 1_000), st.integers(1, 10_000_000)), min_size=1, max_size=20)
 )
 def test_random_partial_fills_match_weighted_average(parts: list[tuple[int, int]]) -> None:
     """Quantities are integer lots, prices have 4 decimals; the reference is exact (Fraction)."""

@@ -125,8 +125,11 @@ def test_fractional_crypto_quantities_are_exact() -> None:
     pos = pf.apply_fill(fill("BTC", SELL, "0.02345678", "66000.00", "0.50"))
     assert pos.quantity == D("0.10000000")
     assert pf.cash == (
-        D(100000) - D("0.12345678") * D("65000.12") - D("1.23")
-        + D("0.02345678") * D("66000.00") - D("0.50")
+        D(100000)
+        - D("0.12345678") * D("65000.12")
+        - D("1.23")
+        + D("0.02345678") * D("66000.00")
+        - D("0.50")
     )
     # Closed part: 0.02345678 * (66000.00 - 65000.12)
     assert pos.realized_pnl == D("0.02345678") * D("999.88")
@@ -343,8 +346,12 @@ def test_a_million_fills_reconcile_to_the_cent() -> None:
     apply = pf.apply_fill
     t0 = time.perf_counter()
     for k, s, q, p, f in zip(
-        sym_idx.tolist(), sides.tolist(), qty_units.tolist(), price_cents.tolist(),
-        fee_cents.tolist(), strict=True,
+        sym_idx.tolist(),
+        sides.tolist(),
+        qty_units.tolist(),
+        price_cents.tolist(),
+        fee_cents.tolist(),
+        strict=True,
     ):
         apply(Fill("f", "o", "s", symbols[k], side_of[s], qty_d[k][q], cent_d[p], cent_d[f], 0))
     elapsed = time.perf_counter() - t0

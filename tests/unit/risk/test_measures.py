@@ -35,11 +35,13 @@ def test_normal_var_cvar_against_integrated_tail(
 
 
 @pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
-def test_historical_var_cvar_against_order_statistics(returns: np.ndarray, confidence: float) -> None:
+def test_historical_var_cvar_against_order_statistics(
+    returns: np.ndarray, confidence: float
+) -> None:
     var, cvar = historical_var_cvar(returns, confidence)
     losses = sorted(-returns)
     pos = confidence * (len(losses) - 1)
-    lo = int(math.floor(pos))
+    lo = math.floor(pos)
     expected_var = losses[lo] + (pos - lo) * (losses[lo + 1] - losses[lo])
     assert var == pytest.approx(expected_var, rel=1e-12)
     beyond = [x for x in losses if x >= expected_var]
@@ -81,4 +83,6 @@ def test_summary_of_single_asset_equals_its_own_measures(returns: np.ndarray) ->
     assert s.var_normal == pytest.approx(normal_var_cvar(returns, 0.99)[0])
     assert s.volatility_annual == pytest.approx(np.std(returns, ddof=1) * math.sqrt(252))
     wealth = np.cumprod(1 + returns)
-    assert s.max_drawdown == pytest.approx(min(w / max(wealth[: i + 1]) - 1 for i, w in enumerate(wealth)))
+    assert s.max_drawdown == pytest.approx(
+        min(w / max(wealth[: i + 1]) - 1 for i, w in enumerate(wealth))
+    )

@@ -37,7 +37,12 @@ DAY = 24 * HOUR
 DAY0 = 19_000 * DAY
 START_CASH = D(1_000_000)
 EVENTS = (
-    OrderSubmitted, OrderAccepted, OrderRejected, OrderDenied, OrderCanceled, OrderFilled,
+    OrderSubmitted,
+    OrderAccepted,
+    OrderRejected,
+    OrderDenied,
+    OrderCanceled,
+    OrderFilled,
     PositionChanged,
 )
 
@@ -104,7 +109,11 @@ def build(
     venue = PaperVenue(bus, reg, fees)
     gate = PreTradeGate(limits or RiskLimits())
     kernel = Kernel(
-        bus=bus, clock=clock, venue=venue, gate=gate, portfolio=portfolio,
+        bus=bus,
+        clock=clock,
+        venue=venue,
+        gate=gate,
+        portfolio=portfolio,
         strategies=strategies,
     )
     env = Env(clock, portfolio, venue, gate, kernel)
@@ -149,8 +158,9 @@ def test_same_client_order_id_twice_returns_the_first_order_and_submits_once() -
 
 
 def run_script() -> tuple[list[str], list[tuple[str, Decimal, Decimal]]]:
-    strat = Scripted({0: [buy(10), buy(5, order_type=OrderType.LIMIT, limit_price=99)],
-                      2: [sell(15)]})
+    strat = Scripted(
+        {0: [buy(10), buy(5, order_type=OrderType.LIMIT, limit_price=99)], 2: [sell(15)]}
+    )
     env = build(strat)
     env.feed(bar(0, 100), bar(1, 101, 98), bar(2, 99), bar(3, 102))
     ids = [o.client_order_id for o in strat.placed if o is not None]
@@ -163,11 +173,15 @@ def test_order_ids_are_deterministic_across_identical_runs() -> None:
     # strategy id, data time, n-th order of the strategy at that time
     expected = [f"S-{ts(0)}-1", f"S-{ts(0)}-2", f"S-{ts(2)}-1"]
     assert ids_a == ids_b == expected
-    assert fills_a == fills_b == [
-        (f"S-{ts(0)}-1", D(10), D("101.00")),  # market at bar 1's open
-        (f"S-{ts(0)}-2", D(5), D("99.00")),  # limit 99 reached by bar 1's low (97)
-        (f"S-{ts(2)}-1", D(15), D("102.00")),
-    ]
+    assert (
+        fills_a
+        == fills_b
+        == [
+            (f"S-{ts(0)}-1", D(10), D("101.00")),  # market at bar 1's open
+            (f"S-{ts(0)}-2", D(5), D("99.00")),  # limit 99 reached by bar 1's low (97)
+            (f"S-{ts(2)}-1", D(15), D("102.00")),
+        ]
+    )
 
 
 def test_each_strategy_numbers_its_own_orders() -> None:
@@ -243,7 +257,8 @@ def test_fills_reach_ledger_position_changed_and_strategy() -> None:
     assert env.portfolio.cash == D(999_408)
     # on_fill reaches the owner only, after the ledger applied the fill
     assert [(f.quantity, f.price, pos) for f, pos in strat.fills] == [
-        (D(10), D("103.00"), D(10)), (D(4), D("110.00"), D(6)),
+        (D(10), D("103.00"), D(10)),
+        (D(4), D("110.00"), D(6)),
     ]
     assert all(f.strategy_id == "S" for f, _ in strat.fills)
     assert other.fills == []

@@ -27,8 +27,9 @@ def tracker() -> TradeTracker:
     return TradeTracker(MessageBus(), reg)
 
 
-def f(side: OrderSide, qty: object, price: object, fee: object = "0", ts: int = 0,
-      symbol: str = "AAA") -> Fill:
+def f(
+    side: OrderSide, qty: object, price: object, fee: object = "0", ts: int = 0, symbol: str = "AAA"
+) -> Fill:
     return Fill(f"f{ts}", "o", "s", symbol, side, D(str(qty)), D(str(price)), D(str(fee)), ts)
 
 
@@ -79,7 +80,10 @@ def test_scaling_in_averages_the_entry() -> None:
 def test_scaling_in_after_a_partial_exit() -> None:
     # Buy 10@100, sell 5@110 (+50), buy 5@120 (avg 110 on 10), sell 10@130 (+200): 250.
     [trade] = feed(
-        tracker(), f(BUY, 10, 100, ts=1), f(SELL, 5, 110, ts=2), f(BUY, 5, 120, ts=3),
+        tracker(),
+        f(BUY, 10, 100, ts=1),
+        f(SELL, 5, 110, ts=2),
+        f(BUY, 5, 120, ts=3),
         f(SELL, 10, 130, ts=4),
     )
     assert trade.pnl == D(250)
@@ -101,9 +105,7 @@ def test_flip_closes_one_trade_and_opens_the_next_with_a_share_of_the_fee() -> N
 
 
 def test_multiplier_scales_pnl() -> None:
-    [trade] = feed(
-        tracker(), f(BUY, 2, 4000, "4", 1, "ES"), f(SELL, 2, "4010.25", "4", 2, "ES")
-    )
+    [trade] = feed(tracker(), f(BUY, 2, 4000, "4", 1, "ES"), f(SELL, 2, "4010.25", "4", 2, "ES"))
     assert trade.pnl == D("1017.00")  # 10.25 · 2 · 50 − 8
     assert trade.entry_price == D(4000)  # prices stay prices
 
@@ -114,7 +116,8 @@ def test_symbols_are_tracked_separately() -> None:
     assert [(tr.symbol, tr.pnl) for tr in t.trades] == [("AAA", D(2))]
     feed(t, f(BUY, 2, 19, ts=4, symbol="BBB"))
     assert [(tr.symbol, tr.direction, tr.pnl) for tr in t.trades] == [
-        ("AAA", 1, D(2)), ("BBB", -1, D(2)),
+        ("AAA", 1, D(2)),
+        ("BBB", -1, D(2)),
     ]
 
 
@@ -132,8 +135,15 @@ def test_tracker_listens_to_fills_on_the_bus() -> None:
 def test_as_dict() -> None:
     [trade] = feed(tracker(), f(BUY, 3, "10.5", "0.25", 1), f(SELL, 3, 11, "0.25", 2))
     assert trade.as_dict() == {
-        "symbol": "AAA", "direction": "long", "entry_time": 1, "entry_price": 10.5,
-        "exit_time": 2, "exit_price": 11.0, "quantity": 3.0, "pnl": 1.0, "commission": 0.5,
+        "symbol": "AAA",
+        "direction": "long",
+        "entry_time": 1,
+        "entry_price": 10.5,
+        "exit_time": 2,
+        "exit_price": 11.0,
+        "quantity": 3.0,
+        "pnl": 1.0,
+        "commission": 0.5,
     }
 
 

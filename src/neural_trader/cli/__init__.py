@@ -1,0 +1,43 @@
+"""The ``neural-trader`` command: tables and progress bars for people, ``--json`` for programs.
+
+Errors of the platform's own kinds become one line on stderr and the kind's exit code; only a
+bug (an exception we did not raise on purpose) prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from neural_trader.cli.backtest import backtest
+from neural_trader.cli.data import data_app
+from neural_trader.cli.run import run
+from neural_trader.errors import NeuralTraderError
+
+app = typer.Typer(
+    name="neural-trader",
+    help="Backtest, paper-trade and run trading strategies on one kernel.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(run)
+app.command()(backtest)
+app.add_typer(data_app, name="data")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; usage errors are typer's (exit 2), ours are one line with their own code."""
+    try:
+        app(args=argv)
+    except NeuralTraderError as exc:
+        print(f"error [{exc.kind}]: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""The Store: persisted orders, fills, positions and cash of paper and live accounts.
+
+Each write is one short transaction; a fill is written together with its order's new state,
+the position and the account's cash, so a crash can never leave one without the others.
+Opening a Store migrates the schema to the newest Alembic revision (idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from neural_trader.core.events import Fill
+from neural_trader.core.orders import OPEN, Order, OrderSide, OrderStatus, OrderType, TimeInForce
+from neural_trader.core.portfolio import Position
+from neural_trader.errors import StorageError
+from neural_trader.storage.tables import (
+    AccountRow,
+    CheckpointRow,
+    EventRow,
+    FillRow,
+    OrderRow,
+    PositionRow,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """An account as stored: what a restarted session resumes from."""
+
+    account: str
+    currency: str
+    starting_cash: Decimal
+    cash: Decimal
+    total_commissions: Decimal
+    positions: list[Position] = field(default_factory=list)
+    client_order_ids: set[str] = field(default_factory=set)
+    # Orders still working, each with the data time it was decided at.
+    open_orders: list[tuple[Order, int]] = field(default_factory=list)
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here; other URLs pass through."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.safe_url = parsed.render_as_string(hide_password=True)
+        try:
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+                None,
+                "",
+                ":memory:",
+            ):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(self.url, echo=echo)
+            if parsed.get_backend_name() == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._migrate()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"cannot open database: {_why(exc)}", url=self.safe_url) from None
+
+    def _migrate(self) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self, operation: str) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(f"{operation} failed: {_why(exc)}", url=self.safe_url) from None
+
+    def _read(self, operation: str, fn: Callable[[Session], T]) -> T:
+        with self._tx(operation) as s:
+            return fn(s)
+
+    # -- accounts -----------------------------------------------------------------------------
+    def ensure_account(self, account: str, currency: str, starting_cash: Decimal) -> AccountState:
+        with self._tx("ensure account") as s:
+            row = s.get(AccountRow, account)
+            if row is None:
+                row = AccountRow(
+                    account=account,
+                    currency=currency,
+                    starting_cash=starting_cash,
+                    cash=starting_cash,
+                    total_commissions=Decimal(0),
+                    ts=time.time_ns(),
+                )
+                s.add(row)
+            return AccountState(
+                account, row.currency, row.starting_cash, row.cash, row.total_commissions
+            )
+
+    def load_account(self, account: str) -> AccountState | None:
+        def load(s: Session) -> AccountState | None:
+            row = s.get(AccountRow, account)
+            if row is None:
+                return None
+            positions = [
+                _position(p)
+                for p in s.scalars(select(PositionRow).where(PositionRow.account == account))
+            ]
+            ids = set(
+                s.scalars(select(OrderRow.client_order_id).where(OrderRow.account == account))
+            )
+            working = s.scalars(
+                select(OrderRow)
+                .where(OrderRow.account == account, OrderRow.status.in_([st.value for st in OPEN]))
+                .order_by(OrderRow.id)
+            )
+            return AccountState(
+                account,
+                row.currency,
+                row.starting_cash,
+                row.cash,
+                row.total_commissions,
+                positions,
+                ids,
+                [(_order(o), o.decision_ts) for o in working],
+            )
+
+        return self._read("load account", load)
+
+    def reset_account(self, account: str) -> None:
+        with self._tx("reset account") as s:
+            for table in (OrderRow, FillRow, PositionRow, AccountRow, CheckpointRow, EventRow):
+                s.execute(delete(table).where(table.account == account))
+
+    # -- orders and fills ---------------------------------------------------------------------
+    def record_order(self, account: str, order: Order, decision_ts: int) -> None:
+        with self._tx("record order") as s:
+            row = s.scalar(
+                select(OrderRow).where(
+                    OrderRow.account == account, OrderRow.client_order_id == order.client_order_id
+                )
+            )
+            if row is None:
+                s.add(_order_row(account, order, decision_ts))
+            else:
+                _update_order_row(row, order)
+
+    def record_fill_and_position(
+        self,
+        account: str,
+        fill: Fill,
+        order: Order,
+        position: Position,
+        cash: Decimal,
+        total_commissions: Decimal,
+    ) -> None:
+        """The fill, its order, the position and the cash, in one transaction; a fill already
+        stored (same id) changes nothing."""
+        with self._tx("record fill") as s:
+            known = s.scalar(
+                select(FillRow.id).where(
+                    FillRow.account == account, FillRow.fill_id == fill.fill_id
+                )
+            )
+            if known is not None:
+                return
+            s.add(
+                FillRow(
+                    account=account,
+                    fill_id=fill.fill_id,
+                    client_order_id=fill.client_order_id,
+                    strategy_id=fill.strategy_id,
+                    symbol=fill.symbol,
+                    side=fill.side.value,
+                    quantity=fill.quantity,
+                    price=fill.price,
+                    commission=fill.commission,
+                    ts=fill.ts,
+                    venue=fill.venue,
+                    liquidity=fill.liquidity,
+                )
+            )
+            row = s.scalar(
+                select(OrderRow).where(
+                    OrderRow.account == account, OrderRow.client_order_id == order.client_order_id
+                )
+            )
+            if row is None:
+                s.add(_order_row(account, order, fill.ts))
+            else:
+                _update_order_row(row, order)
+            pos = s.get(PositionRow, (account, position.symbol))
+            if pos is None:
+                pos = PositionRow(account=account, symbol=position.symbol)
+                s.add(pos)
+            pos.quantity = position.quantity
+            pos.cost_basis = position.cost_basis
+            pos.realized_pnl = position.realized_pnl
+            pos.commissions = position.commissions
+            pos.ts = fill.ts
+            acct = s.get(AccountRow, account)
+            if acct is None:
+                raise StorageError(f"no account {account!r}: call ensure_account first")
+            acct.cash = cash
+            acct.total_commissions = total_commissions
+            acct.ts = fill.ts
+
+    def list_orders(self, account: str, limit: int | None = None) -> list[dict[str, Any]]:
+        def rows(s: Session) -> list[dict[str, Any]]:
+            q = select(OrderRow).where(OrderRow.account == account).order_by(OrderRow.id)
+            return [_as_dict(r) for r in s.scalars(q.limit(limit) if limit else q)]
+
+        return self._read("list orders", rows)
+
+    def list_fills(self, account: str) -> list[dict[str, Any]]:
+        def rows(s: Session) -> list[dict[str, Any]]:
+            q = select(FillRow).where(FillRow.account == account).order_by(FillRow.id)
+            return [_as_dict(r) for r in s.scalars(q)]
+
+        return self._read("list fills", rows)
+
+    # -- events and checkpoints ---------------------------------------------------------------
+    def record_event(self, account: str, ts: int, kind: str, payload: dict[str, Any]) -> None:
+        with self._tx("record event") as s:
+            s.add(
+                EventRow(
+                    account=account, ts=ts, kind=kind, payload=json.dumps(payload, default=str)
+                )
+            )
+
+    def list_events(self, account: str) -> list[dict[str, Any]]:
+        def rows(s: Session) -> list[dict[str, Any]]:
+            q = select(EventRow).where(EventRow.account == account).order_by(EventRow.id)
+            return [
+                {"ts": r.ts, "kind": r.kind, "payload": json.loads(r.payload)} for r in s.scalars(q)
+            ]
+
+        return self._read("list events", rows)
+
+    def save_checkpoint(self, account: str, stream: str, ts: int) -> None:
+        with self._tx("save checkpoint") as s:
+            row = s.get(CheckpointRow, (account, stream))
+            if row is None:
+                s.add(
+                    CheckpointRow(account=account, stream=stream, ts=ts, updated_at=time.time_ns())
+                )
+            else:
+                row.ts = ts
+                row.updated_at = time.time_ns()
+
+    def load_checkpoint(self, account: str, stream: str) -> int | None:
+        def load(s: Session) -> int | None:
+            row = s.get(CheckpointRow, (account, stream))
+            return None if row is None else row.ts
+
+        return self._read("load checkpoint", load)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _why(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return f"{type(exc).__name__}: {orig if orig is not None else exc}".splitlines()[0]
+
+
+def _order_row(account: str, order: Order, decision_ts: int) -> OrderRow:
+    row = OrderRow(
+        account=account,
+        client_order_id=order.client_order_id,
+        strategy_id=order.strategy_id,
+        symbol=order.symbol,
+        side=order.side.value,
+        order_type=order.order_type.value,
+        quantity=order.quantity,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        time_in_force=order.time_in_force.value,
+        decision_ts=decision_ts,
+        ts_created=order.ts_created,
+    )
+    _update_order_row(row, order)
+    return row
+
+
+def _update_order_row(row: OrderRow, order: Order) -> None:
+    row.status = order.status.value
+    row.filled_quantity = order.filled_quantity
+    row.avg_price = order.avg_price
+    row.venue_order_id = order.venue_order_id
+    row.reason = order.reason
+    row.ts_last = order.ts_last
+
+
+def _order(row: OrderRow) -> Order:
+    order = Order(
+        row.client_order_id,
+        row.strategy_id,
+        row.symbol,
+        OrderSide(row.side),
+        row.quantity,
+        OrderType(row.order_type),
+        row.limit_price,
+        row.stop_price,
+        TimeInForce(row.time_in_force),
+        row.ts_created,
+    )
+    # Restoring, not replaying: the stored state is taken as it is.
+    order.status = OrderStatus(row.status)
+    order.filled_quantity = row.filled_quantity
+    order.avg_price = row.avg_price
+    order.venue_order_id = row.venue_order_id
+    order.reason = row.reason
+    order.ts_last = row.ts_last
+    return order
+
+
+def _position(row: PositionRow) -> Position:
+    pos = Position(row.symbol)
+    pos.quantity = row.quantity
+    pos.cost_basis = row.cost_basis
+    pos.realized_pnl = row.realized_pnl
+    pos.commissions = row.commissions
+    return pos
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}

@@ -1,0 +1,129 @@
+"""The book of record's tables (SQLAlchemy 2). Every row belongs to an ``account``.
+
+Money and quantities are stored exactly: as NUMERIC(38, 18) on PostgreSQL and as decimal text
+on SQLite (whose NUMERIC affinity would silently turn them into binary floats).
+Timestamps are integer nanoseconds since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Dialect, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(38, 18, asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError(f"expected a finite Decimal, got {value!r}")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        # PostgreSQL pads to 18 places; strip trailing zeros so both backends read the same.
+        d = (value if isinstance(value, Decimal) else Decimal(value)).normalize()
+        return d.quantize(Decimal(1)) if d == d.to_integral_value() else d
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("account", "client_order_id", name="uq_orders_account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(128))
+    strategy_id: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    limit_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
+    stop_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
+    time_in_force: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    filled_quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    avg_price: Mapped[Decimal] = mapped_column(ExactDecimal())
+    venue_order_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decision_ts: Mapped[int] = mapped_column(BigInteger)
+    ts_created: Mapped[int] = mapped_column(BigInteger)
+    ts_last: Mapped[int] = mapped_column(BigInteger)
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("account", "fill_id", name="uq_fills_account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    fill_id: Mapped[str] = mapped_column(String(160))
+    client_order_id: Mapped[str] = mapped_column(String(128))
+    strategy_id: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    price: Mapped[Decimal] = mapped_column(ExactDecimal())
+    commission: Mapped[Decimal] = mapped_column(ExactDecimal())
+    ts: Mapped[int] = mapped_column(BigInteger)
+    venue: Mapped[str] = mapped_column(String(32))
+    liquidity: Mapped[str] = mapped_column(String(8))
+
+
+class PositionRow(Base):
+    __tablename__ = "positions"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    cost_basis: Mapped[Decimal] = mapped_column(ExactDecimal())
+    realized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal())
+    commissions: Mapped[Decimal] = mapped_column(ExactDecimal())
+    ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(16))
+    starting_cash: Mapped[Decimal] = mapped_column(ExactDecimal())
+    cash: Mapped[Decimal] = mapped_column(ExactDecimal())
+    total_commissions: Mapped[Decimal] = mapped_column(ExactDecimal())
+    ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class CheckpointRow(Base):
+    __tablename__ = "checkpoints"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,261 @@
+"""The facade: the one object a notebook or script needs.
+
+    nt = NeuralTrader()                                   # embedded default
+    run = nt.backtest("sma_cross", "SPX", start="2000-01-01", fast=10, slow=30)
+    print(run.metrics); run.report("sma.html")
+
+Everything it does is a thin composition of the services below it; it owns their lifetimes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from neural_trader.analytics.report import write_html_report
+from neural_trader.brokers.paper import FeeModel
+from neural_trader.config import Settings, load_settings
+from neural_trader.core.market_data import BarSeries
+from neural_trader.data import list_datasets, load_bars
+from neural_trader.errors import NeuralTraderError, RiskError, ServiceError
+from neural_trader.risk.measures import RiskSummary, summarize_risk
+from neural_trader.storage import Store
+from neural_trader.strategies import Strategy, strategy_class
+from neural_trader.trading.backtest import BacktestConfig, BacktestResult, run_backtest
+from neural_trader.trading.results import result_dict, trade_rows
+from neural_trader.trading.session import PaperSession
+
+
+@dataclass
+class BacktestRun:
+    """A finished backtest with its numbers, its trades and a way to write its report."""
+
+    result: BacktestResult
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.result.summary.as_dict()
+
+    @property
+    def trades(self) -> list[dict[str, Any]]:
+        return trade_rows(self.result)
+
+    @property
+    def equity(self) -> pd.Series:
+        index = pd.to_datetime(self.result.timestamps, utc=True)
+        return pd.Series(self.result.equity, index=index, name="equity")
+
+    def to_dict(self) -> dict[str, Any]:
+        return result_dict(self.result)
+
+    def report(self, path: str | Path) -> Path:
+        r = self.result
+        return write_html_report(
+            Path(path),
+            title=f"{r.strategy} on {', '.join(r.symbols)}",
+            timestamps_ns=r.timestamps,
+            equity=r.equity,
+            summary=r.summary,
+            trades=self.trades,
+        )
+
+
+class NeuralTrader:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._store: Store | None = None
+        self._session: PaperSession | None = None
+        self._stop: asyncio.Event | None = None
+        self._closed = False
+
+    # -- construction (the seed's new / from_settings) ---------------------------------------
+    @classmethod
+    def new(cls, **overrides: Any) -> NeuralTrader:
+        """Embedded default plus dotted overrides, e.g. ``new(**{"risk.kill_switch": True})``."""
+        return cls(load_settings(None, overrides))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NeuralTrader:
+        return cls(settings)
+
+    @classmethod
+    def from_config(cls, path: str | Path, **overrides: Any) -> NeuralTrader:
+        return cls(load_settings(path, overrides))
+
+    @property
+    def store(self) -> Store:
+        self._alive()
+        if self._store is None:
+            self._store = Store(self.settings.database.url, echo=self.settings.database.echo)
+        return self._store
+
+    def _alive(self) -> None:
+        if self._closed:
+            raise ServiceError("this NeuralTrader has been shut down")
+
+    # -- research -----------------------------------------------------------------------------
+    def backtest(
+        self,
+        strategy: str | Strategy,
+        symbols: str | list[str] = "SPX",
+        start: str | None = None,
+        end: str | None = None,
+        *,
+        data: BarSeries | list[BarSeries] | None = None,
+        cash: float | Decimal | None = None,
+        commission_bps: float | Decimal | None = None,
+        slippage_bps: float | Decimal | None = None,
+        **params: Any,
+    ) -> BacktestRun:
+        """Run ``strategy`` (a name plus ``params``, or an instance) over bundled or given data."""
+        self._alive()
+        if isinstance(strategy, str):
+            strat = strategy_class(strategy).from_params(params)
+        else:
+            strat = strategy
+        if data is not None:
+            series = data if isinstance(data, list) else [data]
+        else:
+            names = [symbols] if isinstance(symbols, str) else list(symbols)
+            series = [load_bars(s, start=start, end=end) for s in names]
+        paper = self.settings.paper
+        config = BacktestConfig(
+            starting_cash=Decimal(str(cash)) if cash is not None else paper.starting_cash,
+            currency=paper.currency,
+            fees=FeeModel(
+                paper.commission_per_share,
+                Decimal(str(commission_bps))
+                if commission_bps is not None
+                else paper.commission_bps,
+                paper.commission_min,
+            ),
+            slippage_bps=(
+                Decimal(str(slippage_bps)) if slippage_bps is not None else paper.slippage_bps
+            ),
+            max_volume_participation=paper.max_volume_participation,
+        )
+        return BacktestRun(run_backtest(strat, series, config))
+
+    def analyze_risk(
+        self,
+        symbols: list[str],
+        weights: list[float],
+        confidence: float = 0.95,
+        horizon: int = 1,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> RiskSummary:
+        """VaR/CVaR (historical and normal), volatility and drawdown of a weighted basket of
+        bundled symbols over their common dates."""
+        self._alive()
+        if len(symbols) != len(weights):
+            raise RiskError(f"{len(weights)} weights for {len(symbols)} symbols")
+        closes = {}
+        for sym in symbols:
+            s = load_bars(sym, start=start, end=end)
+            closes[sym] = pd.Series(s.close, index=pd.to_datetime(s.ts, utc=True).normalize())
+        frame = pd.DataFrame(closes).dropna()
+        if len(frame) < 3:
+            raise RiskError("the symbols share fewer than 3 dates", symbols=symbols)
+        rets = frame.pct_change().iloc[1:].to_numpy(dtype=np.float64)
+        return summarize_risk(list(symbols), list(weights), rets, confidence, horizon)
+
+    # -- trading ------------------------------------------------------------------------------
+    async def start_trading(
+        self, *, speed: float | None = None, until_end: bool = True, account: str = "paper"
+    ) -> dict[str, Any]:
+        """Paper-trade the enabled strategies on bundled data (resuming stored state) until the
+        data ends or :meth:`shutdown` is called; returns the final portfolio."""
+        self._alive()
+        if self._session is not None:
+            raise ServiceError("trading is already running")
+        self._session = PaperSession(self.settings, self.store, account)
+        self._stop = asyncio.Event()
+        try:
+            await self._session.run(
+                self._stop, self.settings.run.speed if speed is None else speed, until_end
+            )
+            return self.get_portfolio(account)
+        finally:
+            self._session = None
+
+    async def execute_strategy(
+        self,
+        name: str,
+        symbols: list[str] | None = None,
+        account: str | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Run one strategy (with ``params``) on the paper venue over the bundled replay."""
+        self._alive()
+        overrides: dict[str, Any] = {
+            "strategies.enabled": [name],
+            f"strategies.{name}": params,
+        }
+        if symbols is not None:
+            overrides["run.symbols"] = symbols
+        settings = load_settings(None, {**self.settings.model_dump(), **overrides})
+        trader = NeuralTrader(settings)
+        trader._store = self.store
+        return await trader.start_trading(
+            speed=0, until_end=True, account=account or f"exec-{name}"
+        )
+
+    def get_portfolio(self, account: str = "paper") -> dict[str, Any]:
+        """The stored book of record for ``account`` (cash, positions, open orders)."""
+        self._alive()
+        state = self.store.load_account(account)
+        if state is None:
+            raise ServiceError(f"no paper account named {account!r} in the database")
+        return {
+            "account": account,
+            "currency": state.currency,
+            "starting_cash": str(state.starting_cash),
+            "cash": str(state.cash),
+            "commissions": str(state.total_commissions),
+            "positions": [
+                {
+                    "symbol": p.symbol,
+                    "quantity": str(p.quantity),
+                    "avg_price": str(p.avg_price),
+                    "realized_pnl": str(p.realized_pnl),
+                }
+                for p in state.positions
+                if p.quantity
+            ],
+            "open_orders": [o.client_order_id for o, _ in state.open_orders],
+        }
+
+    # -- operations ---------------------------------------------------------------------------
+    def health_check(self) -> dict[str, dict[str, Any]]:
+        """Each component's status: ``ok`` or ``down`` with the reason."""
+        report: dict[str, dict[str, Any]] = {}
+        try:
+            n = len(list_datasets())
+            report["data"] = {"status": "ok", "datasets": n}
+        except NeuralTraderError as exc:
+            report["data"] = {"status": "down", "error": str(exc)}
+        try:
+            self.store.load_checkpoint("__health__", "__health__")
+            report["database"] = {"status": "ok", "url": self.store.safe_url}
+        except NeuralTraderError as exc:
+            report["database"] = {"status": "down", "error": str(exc)}
+        report["trading"] = {"status": "running" if self._session else "idle"}
+        return report
+
+    async def shutdown(self) -> None:
+        """Stop trading (the session checkpoints on its way out) and close the database."""
+        if self._stop is not None:
+            self._stop.set()
+        while self._session is not None:
+            await asyncio.sleep(0.01)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._closed = True

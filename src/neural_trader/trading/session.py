@@ -1,0 +1,184 @@
+"""A paper-trading session: the kernel on the simulated venue, persisted, resumable, replaying
+bundled data through the live (asyncio, wall-clock) runner.
+
+On start it restores cash, positions, open orders and the ids of every order already sent from
+storage, then replays the data: bars up to the stored checkpoint only warm the strategies up
+(no matching, no orders), later bars trade. Because order ids are derived from the data time a
+decision was made at, a stretch replayed twice after a crash cannot send an order twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from neural_trader.brokers.paper import FeeModel, PaperVenue
+from neural_trader.config import Settings
+from neural_trader.core.bus import MessageBus
+from neural_trader.core.clock import LiveClock
+from neural_trader.core.events import (
+    OrderDenied,
+    OrderFilled,
+    OrderRejected,
+)
+from neural_trader.core.instruments import InstrumentRegistry
+from neural_trader.core.market_data import Bar, BarSeries
+from neural_trader.core.portfolio import Portfolio
+from neural_trader.data import load_bars
+from neural_trader.risk.gate import PreTradeGate, RiskLimits
+from neural_trader.storage import Store
+from neural_trader.strategies import strategy_class
+from neural_trader.trading.backtest import replay
+from neural_trader.trading.instruments import default_instrument
+from neural_trader.trading.kernel import Kernel
+from neural_trader.trading.recorder import LedgerRecorder
+
+STREAM = "replay"
+CHECKPOINT_EVERY_S = 1.0
+
+
+@dataclass
+class SessionStatus:
+    """What the status view shows; updated by the runner, read by the view."""
+
+    bars_total: int = 0
+    bars_done: int = 0
+    resumed_from: int | None = None
+    data_ts: int = 0
+    finished: bool = False
+    fills: int = 0
+    denials: int = 0
+    rejections: int = 0
+    events: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+
+
+class PaperSession:
+    def __init__(self, settings: Settings, store: Store, account: str = "paper") -> None:
+        self.settings = settings
+        self.store = store
+        self.account = account
+        self.status = SessionStatus()
+        run = settings.run
+        start = None if run.start is None else str(run.start)
+        self.series: list[BarSeries] = [load_bars(sym, start=start) for sym in run.symbols]
+        self.instruments = InstrumentRegistry()
+        for s in self.series:
+            self.instruments.add(default_instrument(s.symbol))
+        paper = settings.paper
+        state = store.ensure_account(account, paper.currency, paper.starting_cash)
+        self.bus = MessageBus()
+        self.portfolio = Portfolio(state.starting_cash, self.instruments, state.currency)
+        self.venue = PaperVenue(
+            self.bus,
+            self.instruments,
+            FeeModel(paper.commission_per_share, paper.commission_bps, paper.commission_min),
+            paper.slippage_bps,
+            paper.max_volume_participation,
+        )
+        risk = settings.risk
+        gate = PreTradeGate(
+            RiskLimits(risk.max_position_size, risk.max_order_notional, risk.kill_switch)
+        )
+        self.kernel = Kernel(
+            bus=self.bus, clock=LiveClock(), venue=self.venue, gate=gate, portfolio=self.portfolio
+        )
+        self.recorder = LedgerRecorder(self.bus, self.kernel, store, account)
+        for name in settings.strategies.enabled:
+            params = settings.strategies.params.get(name, {})
+            self.kernel.add_strategy(strategy_class(name).from_params(params))
+        self._restore()
+        self.bus.subscribe(OrderFilled, self._note_fill)
+        self.bus.subscribe(OrderDenied, self._note_denial)
+        self.bus.subscribe(OrderRejected, self._note_rejection)
+
+    def _restore(self) -> None:
+        saved = self.store.load_account(self.account)
+        if saved is None:
+            return
+        self.portfolio.restore(saved.cash, saved.positions, saved.total_commissions)
+        self.kernel.adopt(saved.client_order_ids, [o for o, _ in saved.open_orders])
+        self.venue.restore(saved.client_order_ids, saved.open_orders)
+        for order, ts in saved.open_orders:
+            self.recorder.remember(order, ts)
+        self.status.resumed_from = self.store.load_checkpoint(self.account, STREAM)
+
+    # -- status notes (off the per-bar path: only on order events) ----------------------------
+    def _note_fill(self, event: OrderFilled) -> None:
+        f = event.fill
+        self.status.fills += 1
+        self.status.events.append(
+            f"fill {f.side.value} {f.quantity} {f.symbol} @ {f.price} ({f.client_order_id})"
+        )
+
+    def _note_denial(self, event: OrderDenied) -> None:
+        self.status.denials += 1
+        self.status.events.append(f"denied {event.order.client_order_id}: {event.reason}")
+
+    def _note_rejection(self, event: OrderRejected) -> None:
+        self.status.rejections += 1
+        self.status.events.append(f"rejected {event.order.client_order_id}: {event.reason}")
+
+    # -- the live runner ----------------------------------------------------------------------
+    def bars(self) -> Iterator[Bar]:
+        return replay(self.series)
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        speed: float,
+        until_end: bool,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        """Replay at ``speed`` bars per second (0 = as fast as possible) until the data ends
+        (then stop if ``until_end``, else wait) or ``stop`` is set; checkpoint as it goes."""
+        kernel = self.kernel
+        status = self.status
+        status.bars_total = sum(len(s) for s in self.series)
+        resume = status.resumed_from
+        kernel.start()
+        started = time.monotonic()
+        last_checkpoint = last_tick = started
+        live_index = 0
+        last_ts = resume or 0
+        for bar in self.bars():
+            if stop.is_set():
+                break
+            status.bars_done += 1
+            if resume is not None and bar.ts <= resume:
+                kernel.warming_up = True
+                kernel.on_bar(bar)
+                kernel.warming_up = False
+                continue
+            kernel.on_bar(bar)
+            status.data_ts = last_ts = bar.ts
+            live_index += 1
+            now = time.monotonic()
+            if now - last_checkpoint >= CHECKPOINT_EVERY_S:
+                self.store.save_checkpoint(self.account, STREAM, last_ts)
+                last_checkpoint = now
+            if on_tick is not None and now - last_tick >= 0.25:
+                on_tick()
+                last_tick = now
+            if speed > 0:
+                delay = started + live_index / speed - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    await asyncio.sleep(0)
+            elif live_index % 512 == 0:
+                await asyncio.sleep(0)
+        else:
+            status.finished = True
+        if last_ts:
+            self.store.save_checkpoint(self.account, STREAM, last_ts)
+        if on_tick is not None:
+            on_tick()
+        if status.finished and not until_end:
+            await stop.wait()
+
+    def starting_cash(self) -> Decimal:
+        return self.portfolio.starting_cash
