@@ -60,3 +60,13 @@ async def test_paper_trading_then_portfolio_and_health(nt: NeuralTrader) -> None
     await nt.shutdown()
     with pytest.raises(ServiceError):
         nt.get_portfolio()
+
+
+async def test_execute_strategy_runs_one_strategy_on_its_own_account(nt: NeuralTrader) -> None:
+    final = await nt.execute_strategy("mean_reversion", symbols=["KO"], period=10, num_std=1.5)
+    assert final["account"] == "exec-mean_reversion"
+    orders = nt.store.list_orders("exec-mean_reversion")
+    assert orders and {o["strategy_id"] for o in orders} == {"mean_reversion"}
+    assert {o["symbol"] for o in orders} == {"KO"}
+    with pytest.raises(StrategyError, match="num_std"):
+        await nt.execute_strategy("mean_reversion", num_std=-1)
