@@ -104,3 +104,22 @@ def test_bad_config_value_is_one_line_with_exit_code(env: dict[str, str]) -> Non
     line = out.stderr.strip()
     assert "\n" not in line
     assert "risk.max_portfolio_heat" in line and "NT_RISK__MAX_PORTFOLIO_HEAT" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needles"),
+    [
+        (["--symbols", "NOPE"], 4, ["NOPE", "available: AAPL"]),
+        (["--set", "risk.max_position_size=abc"], 3, ["risk.max_position_size", "from cli"]),
+        (["--set", "database.url=postgresql://u:secret@127.0.0.1:1/x"], 8, ["u:***@"]),
+        (["--set", "strategies.sma_cross.fast=0"], 5, ["fast"]),
+    ],
+)
+def test_run_bad_input_is_one_clear_line(
+    env: dict[str, str], args: list[str], code: int, needles: list[str]
+) -> None:
+    out = run_cli(["run", "--until-end", "--speed", "0", *args], env)
+    assert out.returncode == code, out.stderr
+    assert "Traceback" not in out.stderr and "secret" not in out.stderr
+    for needle in needles:
+        assert needle in out.stderr
