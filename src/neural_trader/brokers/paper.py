@@ -28,6 +28,7 @@ Rules (the same in backtest and paper trading):
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
@@ -119,9 +120,13 @@ class PaperVenue:
         for working in self._working.values():
             for w in working:
                 if w.order.client_order_id == client_order_id:
-                    working.remove(w)
+                    self._remove(w)
                     self._bus.publish(OrderCanceled(w.order, "canceled by request"))
                     return
+
+    def working_symbols(self) -> Container[str]:
+        """Symbols with working orders (a live view): the kernel skips matching for the rest."""
+        return self._working.keys()
 
     def open_orders(self) -> list[Order]:
         return [w.order for ws in self._working.values() for w in ws]
@@ -188,6 +193,8 @@ class PaperVenue:
         working = self._working.get(w.order.symbol)
         if working and w in working:
             working.remove(w)
+            if not working:
+                del self._working[w.order.symbol]
 
     def _match_bar(self, w: _Working, bar: Bar) -> None:
         order = w.order

@@ -7,6 +7,7 @@ a real broker's adapter does not need it because the venue matches on its own si
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Protocol, runtime_checkable
 
 from neural_trader.core.market_data import Bar, QuoteTick
@@ -26,6 +27,8 @@ class ExecutionVenue(Protocol):
 @runtime_checkable
 class MatchingVenue(ExecutionVenue, Protocol):
     """A venue that matches orders itself against the market data the kernel replays."""
+
+    def working_symbols(self) -> Container[str]: ...
 
     def on_bar(self, bar: Bar) -> None: ...
 

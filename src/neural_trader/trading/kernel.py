@@ -9,7 +9,7 @@ subscriber (storage, trackers, the status view) sees them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from decimal import Decimal
 from typing import TypeVar
 
@@ -64,6 +64,11 @@ class Kernel:
         self._seq_ts = -1
         self._seq: dict[str, int] = {}
         self._matcher = venue if isinstance(venue, MatchingVenue) else None
+        # Symbols the venue has working orders in; bars of other symbols need no matching.
+        self._busy: Container[str] = (
+            () if self._matcher is None else self._matcher.working_symbols()
+        )
+        self._last_price = portfolio.last_price
         self._bar_handlers: dict[str, list[Callable[[Bar], None]]] = {}
         self._quote_handlers: dict[str, list[Callable[[QuoteTick], None]]] = {}
         self._all_bar_handlers: list[Callable[[Bar], None]] = []
@@ -112,20 +117,21 @@ class Kernel:
     # -- market data in -----------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
         self.event_ts = bar.ts
-        if self._matcher is not None and not self.warming_up:
-            self._matcher.on_bar(bar)
-        self.portfolio.last_price[bar.symbol] = bar.close
-        handlers = self._bar_handlers.get(bar.symbol)
+        symbol = bar.symbol
+        if symbol in self._busy and not self.warming_up:
+            self._matcher.on_bar(bar)  # type: ignore[union-attr]
+        self._last_price[symbol] = bar.close
+        handlers = self._bar_handlers.get(symbol)
         if handlers is None:
-            handlers = self._bar_handlers[bar.symbol] = list(self._all_bar_handlers)
+            handlers = self._bar_handlers[symbol] = list(self._all_bar_handlers)
         for handler in handlers:
             handler(bar)
 
     def on_quote(self, quote: QuoteTick) -> None:
         self.event_ts = quote.ts
-        if self._matcher is not None and not self.warming_up:
-            self._matcher.on_quote(quote)
-        self.portfolio.last_price[quote.symbol] = (quote.bid + quote.ask) / 2
+        if quote.symbol in self._busy and not self.warming_up:
+            self._matcher.on_quote(quote)  # type: ignore[union-attr]
+        self._last_price[quote.symbol] = (quote.bid + quote.ask) / 2
         handlers = self._quote_handlers.get(quote.symbol)
         if handlers is None:
             handlers = self._quote_handlers[quote.symbol] = list(self._all_quote_handlers)
