@@ -32,7 +32,8 @@ class RiskSummary:
     max_drawdown: float
 
 
-def _check(returns: np.ndarray, confidence: float, horizon: int) -> np.ndarray:
+def check_returns(returns: np.ndarray, confidence: float, horizon: int) -> np.ndarray:
+    """The returns as float64, or a RiskError saying why they cannot carry a risk figure."""
     if not 0 < confidence < 1:
         raise RiskError(f"confidence must be strictly between 0 and 1, got {confidence}")
     if horizon < 1:
@@ -51,7 +52,7 @@ def historical_var_cvar(
     returns: np.ndarray, confidence: float, horizon: int = 1
 ) -> tuple[float, float]:
     """Empirical quantile of losses (linear interpolation) and the mean loss beyond it."""
-    r = _check(returns, confidence, horizon)
+    r = check_returns(returns, confidence, horizon)
     if horizon > 1:
         c = np.concatenate(([0.0], np.cumsum(r)))
         r = c[horizon:] - c[:-horizon]
@@ -65,7 +66,7 @@ def normal_var_cvar(
     returns: np.ndarray, confidence: float, horizon: int = 1
 ) -> tuple[float, float]:
     """Closed forms: VaR = −μh + σ√h·z,  CVaR = −μh + σ√h·φ(z)/(1−c)."""
-    r = _check(returns, confidence, horizon)
+    r = check_returns(returns, confidence, horizon)
     mu = float(r.mean()) * horizon
     sigma = float(r.std(ddof=1)) * math.sqrt(horizon)
     z = float(stats.norm.ppf(confidence))
