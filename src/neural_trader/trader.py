@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from neural_trader.analytics.report import write_html_report
@@ -24,7 +23,9 @@ from neural_trader.config import Settings, load_settings
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import list_datasets, load_bars
 from neural_trader.errors import NeuralTraderError, RiskError, ServiceError
-from neural_trader.risk.measures import RiskSummary, summarize_risk
+from neural_trader.risk.report import RiskReport, risk_report
+from neural_trader.risk.returns import bundled_returns
+from neural_trader.risk.var import METHODS
 from neural_trader.storage import Store
 from neural_trader.strategies import Strategy, strategy_class
 from neural_trader.trading.backtest import BacktestConfig, BacktestResult, run_backtest
@@ -150,21 +151,15 @@ class NeuralTrader:
         horizon: int = 1,
         start: str | None = None,
         end: str | None = None,
-    ) -> RiskSummary:
-        """VaR/CVaR (historical and normal), volatility and drawdown of a weighted basket of
-        bundled symbols over their common dates."""
+        methods: tuple[str, ...] = METHODS,
+    ) -> RiskReport:
+        """VaR/CVaR by every method, volatility and drawdown of a weighted basket of bundled
+        symbols over their common dates."""
         self._alive()
         if len(symbols) != len(weights):
             raise RiskError(f"{len(weights)} weights for {len(symbols)} symbols")
-        closes = {}
-        for sym in symbols:
-            s = load_bars(sym, start=start, end=end)
-            closes[sym] = pd.Series(s.close, index=pd.to_datetime(s.ts, utc=True).normalize())
-        frame = pd.DataFrame(closes).dropna()
-        if len(frame) < 3:
-            raise RiskError("the symbols share fewer than 3 dates", symbols=symbols)
-        rets = frame.pct_change().iloc[1:].to_numpy(dtype=np.float64)
-        return summarize_risk(list(symbols), list(weights), rets, confidence, horizon)
+        returns, span = bundled_returns(symbols, start, end)
+        return risk_report(symbols, weights, returns, span, confidence, horizon, methods)
 
     # -- trading ------------------------------------------------------------------------------
     async def start_trading(

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from neural_trader.data import load_bars
 from neural_trader.errors import RiskError, ServiceError, StrategyError
 from neural_trader.trader import NeuralTrader
 
@@ -38,14 +39,21 @@ def test_analyze_risk_on_bundled_large_caps(nt: NeuralTrader) -> None:
     r = nt.analyze_risk(["XOM", "CVX", "JPM"], [0.4, 0.3, 0.3], confidence=0.99)
     closes = {}
     for sym in ("XOM", "CVX", "JPM"):
-        from neural_trader.data import load_bars
-
         b = load_bars(sym)
         closes[sym] = pd.Series(b.close, index=b.ts)
     rets = pd.DataFrame(closes).pct_change().dropna().to_numpy() @ np.array([0.4, 0.3, 0.3])
     assert r.observations == len(rets)
-    assert r.var_historical == pytest.approx(np.quantile(-rets, 0.99))
-    assert 0 < r.var_historical < r.cvar_historical
+    assert r.var["historical"] == pytest.approx(np.quantile(-rets, 0.99))
+    assert set(r.var) == {
+        "historical",
+        "normal",
+        "student_t",
+        "cornish_fisher",
+        "monte_carlo",
+        "garch",
+    }
+    for method, var in r.var.items():
+        assert 0 < var < r.cvar[method]
     with pytest.raises(RiskError, match="2 weights for 3 symbols"):
         nt.analyze_risk(["XOM", "CVX", "JPM"], [0.5, 0.5])
 

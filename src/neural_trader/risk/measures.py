@@ -3,33 +3,17 @@
 Losses are reported as positive fractions of portfolio value (VaR 0.02 = "lose 2% or more with
 probability 1 - confidence"). Horizons scale by the square root of time for the parametric
 method and by summing overlapping h-day returns for the historical one. The full risk service
-(Student-t, Cornish-Fisher, Monte Carlo, GARCH) builds on these.
+(Student-t, Cornish-Fisher, Monte Carlo, GARCH) lives in :mod:`neural_trader.risk.var`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from neural_trader.errors import RiskError
-
-
-@dataclass(frozen=True)
-class RiskSummary:
-    symbols: list[str]
-    weights: list[float]
-    confidence: float
-    horizon: int
-    observations: int
-    volatility_annual: float
-    var_historical: float
-    cvar_historical: float
-    var_normal: float
-    cvar_normal: float
-    max_drawdown: float
 
 
 def check_returns(returns: np.ndarray, confidence: float, horizon: int) -> np.ndarray:
@@ -82,31 +66,3 @@ def portfolio_returns(asset_returns: np.ndarray, weights: np.ndarray) -> np.ndar
     if not np.all(np.isfinite(w)):
         raise RiskError("weights contain NaN or infinite values")
     return np.asarray(asset_returns @ w, dtype=np.float64)
-
-
-def summarize_risk(
-    symbols: list[str],
-    weights: list[float],
-    asset_returns: np.ndarray,
-    confidence: float = 0.95,
-    horizon: int = 1,
-    periods_per_year: float = 252.0,
-) -> RiskSummary:
-    r = portfolio_returns(asset_returns, np.asarray(weights))
-    var_h, cvar_h = historical_var_cvar(r, confidence, horizon)
-    var_n, cvar_n = normal_var_cvar(r, confidence, horizon)
-    wealth = np.cumprod(1 + r)
-    peak = np.maximum.accumulate(wealth)
-    return RiskSummary(
-        symbols=symbols,
-        weights=list(weights),
-        confidence=confidence,
-        horizon=horizon,
-        observations=int(r.size),
-        volatility_annual=float(r.std(ddof=1) * math.sqrt(periods_per_year)),
-        var_historical=var_h,
-        cvar_historical=cvar_h,
-        var_normal=var_n,
-        cvar_normal=cvar_n,
-        max_drawdown=float((wealth / peak - 1).min()),
-    )

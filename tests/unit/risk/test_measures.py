@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate, stats
 
 from neural_trader.errors import RiskError
-from neural_trader.risk.measures import historical_var_cvar, normal_var_cvar, summarize_risk
+from neural_trader.risk.measures import historical_var_cvar, normal_var_cvar, portfolio_returns
 
 
 @pytest.fixture
@@ -72,17 +72,12 @@ def test_bad_inputs_raise_risk_error(series, confidence, horizon, needle) -> Non
             fn(series, confidence, horizon)
 
 
-def test_summary_rejects_mismatched_weights(returns: np.ndarray) -> None:
+def test_portfolio_returns_rejects_mismatched_weights(returns: np.ndarray) -> None:
     two = np.column_stack([returns, returns[::-1]])
     with pytest.raises(RiskError, match="3 weights for 2 assets"):
-        summarize_risk(["A", "B"], [0.3, 0.3, 0.4], two)
-
-
-def test_summary_of_single_asset_equals_its_own_measures(returns: np.ndarray) -> None:
-    s = summarize_risk(["A"], [1.0], returns[:, None], 0.99, 1)
-    assert s.var_normal == pytest.approx(normal_var_cvar(returns, 0.99)[0])
-    assert s.volatility_annual == pytest.approx(np.std(returns, ddof=1) * math.sqrt(252))
-    wealth = np.cumprod(1 + returns)
-    assert s.max_drawdown == pytest.approx(
-        min(w / max(wealth[: i + 1]) - 1 for i, w in enumerate(wealth))
+        portfolio_returns(two, np.array([0.3, 0.3, 0.4]))
+    with pytest.raises(RiskError, match="NaN"):
+        portfolio_returns(two, np.array([0.5, np.nan]))
+    np.testing.assert_allclose(
+        portfolio_returns(two, np.array([0.5, 0.5])), (returns + returns[::-1]) / 2
     )
