@@ -205,6 +205,14 @@ class RiskSettings(Section):
     max_portfolio_heat: float = Field(default=0.02, gt=0, le=1)
     kill_switch: bool = False
     enable_gpu: bool = False
+    # Optional limits (unset = no limit); fractions are of equity.
+    max_position_quantity: Decimal | None = Field(default=None, gt=0)
+    max_concentration: float | None = Field(default=None, gt=0)
+    max_gross_leverage: float | None = Field(default=None, gt=0)
+    max_net_leverage: float | None = Field(default=None, gt=0)
+    max_open_orders: int | None = Field(default=None, ge=1)
+    max_orders_per_second: int | None = Field(default=None, ge=1)
+    allowed_symbols: NameList | None = None
 
 
 class NeuralSettings(Section):

@@ -23,6 +23,7 @@ from neural_trader.config import Settings, load_settings
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import list_datasets, load_bars
 from neural_trader.errors import NeuralTraderError, RiskError, ServiceError
+from neural_trader.risk.gate import limits_from
 from neural_trader.risk.report import RiskReport, risk_report
 from neural_trader.risk.returns import bundled_returns
 from neural_trader.risk.var import METHODS
@@ -140,6 +141,7 @@ class NeuralTrader:
                 Decimal(str(slippage_bps)) if slippage_bps is not None else paper.slippage_bps
             ),
             max_volume_participation=paper.max_volume_participation,
+            limits=limits_from(self.settings.risk),
         )
         return BacktestRun(run_backtest(strat, series, config))
 

@@ -24,6 +24,7 @@ from neural_trader.cli.common import (
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import load_bars, load_file
 from neural_trader.errors import ConfigError
+from neural_trader.risk.gate import limits_from
 from neural_trader.strategies import strategy_class
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
 from neural_trader.trading.results import new_run_id, result_dict, save_run
@@ -94,6 +95,7 @@ def backtest(
         fees=fees,
         slippage_bps=_decimal(slippage, "--slippage", paper.slippage_bps),
         max_volume_participation=paper.max_volume_participation,
+        limits=limits_from(settings.risk),
     )
     n = sum(len(s) for s in series)
     if json_out or n < 50_000:

@@ -165,6 +165,10 @@ class Portfolio:
     def cash_f(self) -> float:
         return self._cash_f
 
+    def net_exposure(self) -> float:
+        last = self.last_price
+        return sum(q * last[s] * self._mult_f[s] for s, q in self._qty_f.items() if q)
+
     def gross_exposure(self) -> float:
         last = self.last_price
         return sum(abs(q) * last[s] * self._mult_f[s] for s, q in self._qty_f.items() if q)

@@ -161,11 +161,7 @@ class Kernel:
         self.orders[order.client_order_id] = order
         ref = order.limit_price if order.limit_price is not None else order.stop_price
         ref_price = float(ref) if ref is not None else self.portfolio.last_price.get(order.symbol)
-        working = 0.0
-        for o in self._working.values():
-            if o.symbol == order.symbol and o.side is order.side:
-                working += float(o.leaves_quantity)
-        denial = self.gate.check(order, self.portfolio, ref_price, working)
+        denial = self.gate.check(order, self.portfolio, ref_price, self._working.values())
         if denial is not None:
             order.transition(OrderStatus.DENIED, self.clock.now_ns(), denial.reason)
             self.bus.publish(denial)

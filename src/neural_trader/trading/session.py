@@ -29,7 +29,7 @@ from neural_trader.core.instruments import InstrumentRegistry
 from neural_trader.core.market_data import Bar, BarSeries
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.data import load_bars
-from neural_trader.risk.gate import PreTradeGate, RiskLimits
+from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
 from neural_trader.strategies import strategy_class
 from neural_trader.trading.backtest import replay
@@ -79,10 +79,7 @@ class PaperSession:
             paper.slippage_bps,
             paper.max_volume_participation,
         )
-        risk = settings.risk
-        gate = PreTradeGate(
-            RiskLimits(risk.max_position_size, risk.max_order_notional, risk.kill_switch)
-        )
+        gate = PreTradeGate(limits_from(settings.risk))
         self.kernel = Kernel(
             bus=self.bus, clock=LiveClock(), venue=self.venue, gate=gate, portfolio=self.portfolio
         )
