@@ -8,6 +8,7 @@ Figures:
   bar costs one risk check, one venue acceptance and match, one fill into the ledger: orders/s.
 * reference_backtesting_py_same_bars — backtesting.py running the same strategy on the same
   bars in this run, so the kernel's speed is also a ratio measured here.
+* pre_trade_gate_per_order — one risk check with every limit on: µs per order.
 * profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
 """
 
@@ -62,6 +63,54 @@ class Churn(Strategy):
             self.buy(bar.symbol, 1)
         else:
             self.sell(bar.symbol, 1)
+
+
+def gate_cost(n: int = 200_000) -> dict[str, object]:
+    """One risk check with every limit switched on, on a book of 10 positions."""
+    from neural_trader.core.events import Fill
+    from neural_trader.core.instruments import Equity, InstrumentRegistry
+    from neural_trader.core.orders import Order, OrderSide
+    from neural_trader.core.portfolio import Portfolio
+    from neural_trader.risk.gate import PreTradeGate, RiskLimits
+
+    reg = InstrumentRegistry()
+    pf = Portfolio(Decimal(1_000_000), reg)
+    for i in range(10):
+        reg.add(Equity(f"S{i}"))
+        pf.apply_fill(
+            Fill(
+                f"f{i}",
+                f"c{i}",
+                "S",
+                f"S{i}",
+                OrderSide.BUY,
+                Decimal(100),
+                Decimal(50 + i),
+                Decimal(0),
+                0,
+            )
+        )
+    gate = PreTradeGate(
+        RiskLimits(
+            max_position_quantity=Decimal(10_000),
+            max_concentration=0.5,
+            max_gross_leverage=3.0,
+            max_net_leverage=2.0,
+            max_open_orders=100,
+            max_orders_per_second=10**9,
+            allowed_symbols=frozenset(reg.by_symbol),
+        )
+    )
+    orders = [
+        Order(f"o{i}", "S", f"S{i % 10}", OrderSide.BUY, Decimal(10), ts_created=i)
+        for i in range(n)
+    ]
+    check = gate.check
+    t0 = time.perf_counter()
+    for o in orders:
+        check(o, pf, 55.0)
+    secs = time.perf_counter() - t0
+    return {"checks": n, "microseconds_per_check": round(secs / n * 1e6, 3), "target_us": 5}
 
 
 def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
@@ -124,6 +173,8 @@ def main() -> int:
         "seconds": round(secs, 3),
         "orders_per_s": round(len(churn.orders) / secs),
     }
+
+    figures["pre_trade_gate_per_order"] = gate_cost()
 
     profiler = cProfile.Profile()
     profiler.enable()
