@@ -165,10 +165,14 @@ class Portfolio:
     def cash_f(self) -> float:
         return self._cash_f
 
-    def net_exposure(self) -> float:
+    def book(self) -> tuple[float, float, float]:
+        """(equity, gross exposure, net exposure) at the last marks, in one pass."""
         last = self.last_price
-        return sum(q * last[s] * self._mult_f[s] for s, q in self._qty_f.items() if q)
-
-    def gross_exposure(self) -> float:
-        last = self.last_price
-        return sum(abs(q) * last[s] * self._mult_f[s] for s, q in self._qty_f.items() if q)
+        mult = self._mult_f
+        gross = net = 0.0
+        for sym, q in self._qty_f.items():
+            if q:
+                value = q * last[sym] * mult[sym]
+                net += value
+                gross += abs(value)
+        return self._cash_f + net, gross, net

@@ -210,7 +210,7 @@ class PreTradeGate:
         )
         if not needs_book:
             return None
-        equity = portfolio.equity()
+        equity, book_gross, book_net = portfolio.book()
         if not equity > 0:
             return OrderDenied(order, "equity", f"equity is {equity:,.2f}: no new exposure")
         if lim.max_concentration is not None and exposure / equity > lim.max_concentration:
@@ -234,8 +234,7 @@ class PreTradeGate:
                 other_gross += value
                 other_net += value * o.side.sign
         if lim.max_gross_leverage is not None:
-            book = portfolio.gross_exposure() + other_gross
-            gross = (book - abs(before_value) + abs(after_value)) / equity
+            gross = (book_gross + other_gross - abs(before_value) + abs(after_value)) / equity
             if gross > lim.max_gross_leverage:
                 return OrderDenied(
                     order,
@@ -244,7 +243,7 @@ class PreTradeGate:
                     {"gross_leverage": gross, "limit": lim.max_gross_leverage},
                 )
         if lim.max_net_leverage is not None:
-            net = abs(portfolio.net_exposure() + other_net - before_value + after_value) / equity
+            net = abs(book_net + other_net - before_value + after_value) / equity
             if net > lim.max_net_leverage:
                 return OrderDenied(
                     order,

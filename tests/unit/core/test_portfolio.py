@@ -145,7 +145,7 @@ def test_equity_exact_and_float_mark() -> None:
     pf.mark("EQ", 105.0)
     pf.mark("ES", 3990.0)
     assert pf.equity() == pytest.approx(298997 + 1050 - 199500, abs=1e-9)
-    assert pf.gross_exposure() == pytest.approx(1050 + 199500, abs=1e-9)
+    assert pf.book()[1] == pytest.approx(1050 + 199500, abs=1e-9)
     assert pf.quantity("EQ") == 10
     assert pf.quantity_f("ES") == -1.0
     assert pf.quantity("NOPE") == 0
