@@ -199,6 +199,22 @@ class StrategiesSettings(Section):
         return _collect_tables(data, ("enabled",), "params")
 
 
+class BreakerSettings(Section):
+    """The circuit breaker (off unless ``enabled``); fractions are of equity."""
+
+    enabled: bool = False
+    max_loss: float | None = Field(default=None, gt=0, lt=1)
+    window_hours: float = Field(default=24.0, gt=0)
+    max_drawdown: float | None = Field(default=None, gt=0, lt=1)
+    max_consecutive_losses: int | None = Field(default=None, ge=1)
+    vol_multiple: float | None = Field(default=None, gt=1)
+    vol_short: int = Field(default=20, ge=2)
+    vol_long: int = Field(default=250, ge=3)
+    cooldown_hours: float = Field(default=24.0, gt=0)
+    max_trips_per_day: int = Field(default=3, ge=1)
+    on_trip: Annotated[Literal["reducing", "halted"], BeforeValidator(_lower)] = "reducing"
+
+
 class RiskSettings(Section):
     max_position_size: Decimal = Field(default=Decimal(1_000_000), gt=0)
     max_order_notional: Decimal = Field(default=Decimal(1_000_000), gt=0)
@@ -213,6 +229,7 @@ class RiskSettings(Section):
     max_open_orders: int | None = Field(default=None, ge=1)
     max_orders_per_second: int | None = Field(default=None, ge=1)
     allowed_symbols: NameList | None = None
+    circuit_breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
 
 class NeuralSettings(Section):

@@ -23,8 +23,10 @@ from neural_trader.core.market_data import Bar, BarSeries
 from neural_trader.core.orders import Order
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.errors import DataError
+from neural_trader.risk.breaker import BreakerConfig, BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, RiskLimits
 from neural_trader.strategies.base import Strategy
+from neural_trader.trading.breaker import BreakerMonitor
 from neural_trader.trading.equity import EquityRecorder
 from neural_trader.trading.instruments import default_instrument
 from neural_trader.trading.kernel import Kernel
@@ -43,6 +45,7 @@ class BacktestConfig:
     limits: RiskLimits = field(
         default_factory=lambda: RiskLimits(Decimal("1e18"), Decimal("1e18"), False)
     )
+    breaker: BreakerConfig | None = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class BacktestResult:
     orders: list[Order]
     denials: list[OrderDenied]
     rejections: list[OrderRejected]
+    breaker_trips: list[BreakerTripped]
     portfolio: Portfolio
     summary: PerformanceSummary
     bars_processed: int
@@ -99,6 +103,7 @@ def run_backtest(
         bus=bus, clock=clock, venue=venue, gate=PreTradeGate(config.limits), portfolio=portfolio
     )
     tracker = TradeTracker(bus, instruments)
+    monitor = None if config.breaker is None else BreakerMonitor(kernel, bus, config.breaker)
     denials: list[OrderDenied] = []
     rejections: list[OrderRejected] = []
     bus.subscribe(OrderDenied, denials.append)
@@ -123,6 +128,7 @@ def run_backtest(
         orders=list(kernel.orders.values()),
         denials=denials,
         rejections=rejections,
+        breaker_trips=[] if monitor is None else monitor.breaker.trips,
         portfolio=portfolio,
         summary=summary,
         bars_processed=n,

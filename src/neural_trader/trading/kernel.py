@@ -69,6 +69,8 @@ class Kernel:
             () if self._matcher is None else self._matcher.working_symbols()
         )
         self._last_price = portfolio.last_price
+        # Called with each bar's time after matching and marking, before the strategies act.
+        self._bar_listeners: list[Callable[[int], None]] = []
         self._bar_handlers: dict[str, list[Callable[[Bar], None]]] = {}
         self._quote_handlers: dict[str, list[Callable[[QuoteTick], None]]] = {}
         self._all_bar_handlers: list[Callable[[Bar], None]] = []
@@ -110,6 +112,10 @@ class Kernel:
             for symbol in symbols:
                 by_symbol.setdefault(symbol, list(everywhere)).append(handler)
 
+    def add_bar_listener(self, listener: Callable[[int], None]) -> None:
+        """Watch the book once per bar (e.g. a circuit breaker), before strategies decide."""
+        self._bar_listeners.append(listener)
+
     def start(self) -> None:
         for strategy in self.strategies.values():
             strategy.on_start()
@@ -121,6 +127,9 @@ class Kernel:
         if symbol in self._busy and not self.warming_up:
             self._matcher.on_bar(bar)  # type: ignore[union-attr]
         self._last_price[symbol] = bar.close
+        if self._bar_listeners:
+            for listen in self._bar_listeners:
+                listen(bar.ts)
         handlers = self._bar_handlers.get(symbol)
         if handlers is None:
             handlers = self._bar_handlers[symbol] = list(self._all_bar_handlers)

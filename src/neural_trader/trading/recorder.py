@@ -4,6 +4,8 @@ kernel, so what it writes is the state the kernel has already applied."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.events import (
     OrderAccepted,
@@ -15,6 +17,7 @@ from neural_trader.core.events import (
     OrderSubmitted,
 )
 from neural_trader.core.orders import Order
+from neural_trader.risk.breaker import BreakerStateChanged, BreakerTripped
 from neural_trader.storage import Store
 from neural_trader.trading.kernel import Kernel
 
@@ -32,6 +35,8 @@ class LedgerRecorder:
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderDenied, self._on_denied)
         bus.subscribe(OrderFilled, self._on_filled)
+        bus.subscribe(BreakerTripped, self._on_breaker)
+        bus.subscribe(BreakerStateChanged, self._on_breaker)
 
     def remember(self, order: Order, decision_ts: int) -> None:
         self._decided[order.client_order_id] = decision_ts
@@ -66,6 +71,11 @@ class LedgerRecorder:
                 "figures": event.figures,
             },
         )
+
+    def _on_breaker(self, event: BreakerTripped | BreakerStateChanged) -> None:
+        payload = asdict(event)
+        kind = "breaker_tripped" if isinstance(event, BreakerTripped) else "breaker_state"
+        self._store.record_event(self._account, event.ts, kind, payload)
 
     def _on_filled(self, event: OrderFilled) -> None:
         portfolio = self._kernel.portfolio

@@ -29,13 +29,16 @@ from neural_trader.core.instruments import InstrumentRegistry
 from neural_trader.core.market_data import Bar, BarSeries
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.data import load_bars
+from neural_trader.risk.breaker import BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
 from neural_trader.strategies import strategy_class
 from neural_trader.trading.backtest import replay
+from neural_trader.trading.breaker import BreakerMonitor, breaker_config
 from neural_trader.trading.instruments import default_instrument
 from neural_trader.trading.kernel import Kernel
 from neural_trader.trading.recorder import LedgerRecorder
+from neural_trader.trading.trades import TradeTracker
 
 STREAM = "replay"
 CHECKPOINT_EVERY_S = 1.0
@@ -84,6 +87,9 @@ class PaperSession:
             bus=self.bus, clock=LiveClock(), venue=self.venue, gate=gate, portfolio=self.portfolio
         )
         self.recorder = LedgerRecorder(self.bus, self.kernel, store, account)
+        self.trades = TradeTracker(self.bus, self.instruments)
+        breaker = breaker_config(settings.risk.circuit_breaker)
+        self.breaker = None if breaker is None else BreakerMonitor(self.kernel, self.bus, breaker)
         for name in settings.strategies.enabled:
             params = settings.strategies.params.get(name, {})
             self.kernel.add_strategy(strategy_class(name).from_params(params))
@@ -91,6 +97,7 @@ class PaperSession:
         self.bus.subscribe(OrderFilled, self._note_fill)
         self.bus.subscribe(OrderDenied, self._note_denial)
         self.bus.subscribe(OrderRejected, self._note_rejection)
+        self.bus.subscribe(BreakerTripped, self._note_trip)
 
     def _restore(self) -> None:
         saved = self.store.load_account(self.account)
@@ -118,6 +125,9 @@ class PaperSession:
     def _note_rejection(self, event: OrderRejected) -> None:
         self.status.rejections += 1
         self.status.events.append(f"rejected {event.order.client_order_id}: {event.reason}")
+
+    def _note_trip(self, event: BreakerTripped) -> None:
+        self.status.events.append(f"circuit breaker tripped: {event.reason} {event.figures}")
 
     # -- the live runner ----------------------------------------------------------------------
     def bars(self) -> Iterator[Bar]:

@@ -44,6 +44,11 @@ class Trade:
         }
 
 
+@dataclass(slots=True)
+class TradeClosed:
+    trade: Trade
+
+
 class _Open:
     __slots__ = (
         "commission",
@@ -72,6 +77,7 @@ class TradeTracker:
 
     def __init__(self, bus: MessageBus, instruments: InstrumentRegistry) -> None:
         self.instruments = instruments
+        self._bus = bus
         self.trades: list[Trade] = []
         self._open: dict[str, _Open] = {}
         bus.subscribe(OrderFilled, self._on_filled)
@@ -111,17 +117,18 @@ class TradeTracker:
         entry = cur.entry_cost / cur.entry_qty
         exit_ = cur.exit_value / cur.exit_qty
         gross = (cur.exit_value - cur.entry_cost * cur.exit_qty / cur.entry_qty) * cur.direction
-        self.trades.append(
-            Trade(
-                symbol,
-                cur.direction,
-                cur.entry_time,
-                entry,
-                ts,
-                exit_,
-                cur.exit_qty,
-                gross * mult - cur.commission,
-                cur.commission,
-            )
+        trade = Trade(
+            symbol,
+            cur.direction,
+            cur.entry_time,
+            entry,
+            ts,
+            exit_,
+            cur.exit_qty,
+            gross * mult - cur.commission,
+            cur.commission,
         )
+        self.trades.append(trade)
         del self._open[symbol]
+        if self._bus.has_subscribers(TradeClosed):
+            self._bus.publish(TradeClosed(trade))
