@@ -113,3 +113,17 @@ def test_data_list(env: dict[str, str]) -> None:
     assert out.returncode == 0, out.stderr
     symbols = {d["symbol"] for d in json.loads(out.stdout)}
     assert {"SPX", "IXIC", "XOM", "EURUSD"} <= symbols
+
+
+def test_report_rebuilds_a_stored_run(env: dict[str, str], tmp_path: Path) -> None:
+    out = cli(["backtest", "--strategy", "sma_cross", "--symbol", "SPX", "--json"], env)
+    data = json.loads(out.stdout)
+    rebuilt = cli(["report", data["run_id"], "--out", str(tmp_path / "again.html"), "--json"], env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    info = json.loads(rebuilt.stdout)
+    assert (tmp_path / "again.html").stat().st_size > 10_000
+    assert info["metrics"]["num_trades"] == data["num_trades"]
+    assert info["metrics"]["final_equity"] == pytest.approx(data["final_equity"], abs=1e-5)
+    assert info["metrics"]["sharpe"] == pytest.approx(data["sharpe"], rel=1e-6)
+    missing = cli(["report", "nope"], env)
+    assert missing.returncode == 4 and "no run 'nope'" in missing.stderr
