@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -51,11 +51,6 @@ class RiskLimits:
     allowed_symbols: frozenset[str] | None = None
 
 
-@dataclass
-class _Rate:
-    times: deque[int] = field(default_factory=deque)
-
-
 def limits_from(risk: RiskSettings) -> RiskLimits:
     """The gate's limits from the ``[risk]`` section of the settings."""
     return RiskLimits(
@@ -81,7 +76,7 @@ class PreTradeGate:
         self._max_qty = (
             None if limits.max_position_quantity is None else float(limits.max_position_quantity)
         )
-        self._rates: dict[str, _Rate] = {}
+        self._sent: dict[str, deque[int]] = {}  # per strategy: times of its recent orders
 
     def set_kill_switch(self, on: bool) -> None:
         self.limits.kill_switch = on
@@ -161,20 +156,20 @@ class PreTradeGate:
         return self._exposure(order, portfolio, ref_price, mult, filled, after, working_orders)
 
     def _rate(self, order: Order, limit: int) -> OrderDenied | None:
-        rate = self._rates.get(order.strategy_id)
-        if rate is None:
-            rate = self._rates[order.strategy_id] = _Rate()
+        times = self._sent.get(order.strategy_id)
+        if times is None:
+            times = self._sent[order.strategy_id] = deque()
         now = order.ts_created
-        while rate.times and rate.times[0] <= now - NS:
-            rate.times.popleft()
-        if len(rate.times) >= limit:
+        while times and times[0] <= now - NS:
+            times.popleft()
+        if len(times) >= limit:
             return OrderDenied(
                 order,
                 "max_orders_per_second",
-                f"strategy {order.strategy_id} sent {len(rate.times)} orders in the last second",
-                {"orders_last_second": len(rate.times), "limit": limit},
+                f"strategy {order.strategy_id} sent {len(times)} orders in the last second",
+                {"orders_last_second": len(times), "limit": limit},
             )
-        rate.times.append(now)
+        times.append(now)
         return None
 
     def _exposure(
