@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 PG_CANDIDATES = (
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -16,6 +17,7 @@ PG_CANDIDATES = (
 
 
 def _unavailable(reason: str) -> None:
+    """Skip, unless NT_REQUIRE_SERVICES=1 says the services must be there (CI): then fail."""
     if os.environ.get("NT_REQUIRE_SERVICES") == "1":
         pytest.fail(f"NT_REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
@@ -23,30 +25,36 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
+    """The URL of the loopback server's ``test`` database (user postgres, else root)."""
     errors = []
     for url in PG_CANDIDATES:
+        engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
         try:
-            engine = create_engine(url, connect_args={"connect_timeout": 3})
             with engine.connect() as conn:
                 conn.execute(text("select 1"))
-            engine.dispose()
             return url
         except Exception as exc:  # any failure to connect means: not available here
-            errors.append(f"{url.split('@')[0].split('//')[1]}: {str(exc).splitlines()[0]}")
-    _unavailable(f"PostgreSQL not reachable at 127.0.0.1:5432/test ({'; '.join(errors)})")
+            user = url.split("//", 1)[1].split("@", 1)[0]
+            errors.append(f"user {user}: {str(exc).strip().splitlines()[0]}")
+        finally:
+            engine.dispose()
+    _unavailable(f"PostgreSQL not reachable at 127.0.0.1:5432: {'; '.join(errors)}")
     raise AssertionError("unreachable")
 
 
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh schema of the real server for one test, dropped afterwards."""
-    schema = f"nt_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server_url)
+    """A URL whose ``search_path`` is a fresh schema of its own, dropped after the test: tests
+    run repeatedly and in parallel (several pytest processes) without seeing each other."""
+    schema = f"nt_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(pg_server_url, poolclass=NullPool)
     with admin.begin() as conn:
         conn.execute(text(f'create schema "{schema}"'))
     try:
         yield f"{pg_server_url}?options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
+            # A connection a test left open in the schema would otherwise hang the run here.
+            conn.execute(text("set local lock_timeout = '30s'"))
             conn.execute(text(f'drop schema "{schema}" cascade'))
         admin.dispose()
