@@ -9,6 +9,7 @@ Figures:
 * reference_backtesting_py_same_bars — backtesting.py running the same strategy on the same
   bars in this run, so the kernel's speed is also a ratio measured here.
 * pre_trade_gate_per_order — one risk check with every limit on: µs per order.
+* batched_var_10_assets_2520_days, monte_carlo_var_1m_paths_10_assets — see risk_figures.py.
 * profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
 """
 
@@ -33,6 +34,7 @@ from neural_trader.trading.backtest import BacktestConfig, run_backtest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_backtesting_py import bars_per_second as reference_bars_per_second
+from risk_figures import batched_var, monte_carlo
 
 TARGET_BARS_PER_S = 1_000_000
 
@@ -175,6 +177,8 @@ def main() -> int:
     }
 
     figures["pre_trade_gate_per_order"] = gate_cost()
+    figures["batched_var_10_assets_2520_days"] = batched_var()
+    figures["monte_carlo_var_1m_paths_10_assets"] = monte_carlo()
 
     profiler = cProfile.Profile()
     profiler.enable()
