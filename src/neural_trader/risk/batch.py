@@ -39,7 +39,7 @@ class BatchVaR:
     normal_cvar: FloatArray
 
 
-@njit(parallel=True, fastmath=False, cache=True)  # type: ignore[misc]
+@njit(parallel=True, cache=True)
 def _smallest_returns(returns: FloatArray, weights: FloatArray, m: int) -> FloatArray:
     """Per portfolio (row of ``weights``), its ``m`` smallest period returns, ascending."""
     n_portfolios = weights.shape[0]
