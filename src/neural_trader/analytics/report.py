@@ -1,8 +1,12 @@
-"""A backtest report as one self-contained HTML file (plotly.js inlined: it opens offline).
+"""A backtest tearsheet as one self-contained HTML file (plotly.js inlined: it opens offline).
 
-The page holds the summary metrics, the equity curve (with an optional benchmark rebased to the
-strategy's starting equity), the underwater drawdown curve and the list of trades. Every string
-that comes from the caller (title, trade fields) is HTML-escaped.
+The page holds the summary metrics, a table of further ratios (tail risk, distribution shape,
+trade statistics, and alpha/beta against the benchmark when there is one), the equity curve
+(with the benchmark rebased to the strategy's starting equity), the underwater drawdown, the
+monthly returns heat map, rolling Sharpe and volatility, the return distribution with its VaR
+and CVaR, and the list of trades. The figures are built in :mod:`neural_trader.analytics.charts`;
+a chart the data cannot support is replaced by a one-line note. Every string that comes from
+the caller (title, trade fields) is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import html
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +22,41 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import plotly.graph_objects as go
 
-from neural_trader.analytics.metrics import PerformanceSummary, as_ns, drawdown_series
+from neural_trader.analytics import ratios
+from neural_trader.analytics.charts import (
+    VAR_LEVELS,
+    Chart,
+    distribution_chart,
+    drawdown_chart,
+    equity_chart,
+    monthly_heatmap,
+    rebased,
+    rolling_chart,
+    tail_risk,
+)
+from neural_trader.analytics.metrics import (
+    FloatArray,
+    PerformanceSummary,
+    as_ns,
+    returns_from_equity,
+)
 from neural_trader.errors import DataError
 
 TRADE_COLUMNS = ("entry_time", "entry_price", "exit_time", "exit_price", "quantity", "pnl")
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
+PERCENT = {
+    "total_return",
+    "cagr",
+    "volatility",
+    "max_drawdown",
+    "win_rate",
+    "exposure",
+    "alpha",
+    "var_95",
+    "cvar_95",
+    "var_99",
+    "cvar_99",
+}
 LABELS = {
     "total_return": "Total return",
     "cagr": "CAGR",
@@ -40,15 +72,32 @@ LABELS = {
     "start": "Start",
     "end": "End",
     "periods_per_year": "Periods per year",
+    "calmar": "Calmar",
+    "omega": "Omega (0%)",
+    "ulcer_index": "Ulcer index",
+    "skew": "Skew",
+    "kurtosis": "Excess kurtosis",
+    "tail_ratio": "Tail ratio",
+    "var_95": "Historical VaR 95% (period)",
+    "cvar_95": "Historical CVaR 95% (period)",
+    "var_99": "Historical VaR 99% (period)",
+    "cvar_99": "Historical CVaR 99% (period)",
+    "profit_factor": "Profit factor",
+    "expectancy": "Expectancy (per trade)",
+    "average_win": "Average win",
+    "average_loss": "Average loss",
+    "payoff_ratio": "Payoff ratio",
+    "alpha": "Alpha (annual)",
+    "beta": "Beta",
+    "information_ratio": "Information ratio",
 }
-# Above this many points the curves are drawn with WebGL so the page stays responsive.
-WEBGL_POINTS = 20_000
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}
 td,th{padding:.25rem .75rem;border-bottom:1px solid #ddd}
 th{text-align:left;background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.neg{color:#c0392b}.trades{max-height:30rem;overflow:auto}
+p.note{color:#666;font-style:italic}
 """
 
 
@@ -114,14 +163,14 @@ def _cell(text: str, numeric: bool, negative: bool = False) -> str:
     return f"<td{attr}>{html.escape(text)}</td>"
 
 
-def _summary_table(summary: PerformanceSummary) -> str:
+def _metrics_table(metrics: dict[str, Any], css_class: str) -> str:
     rows = "".join(
         f"<tr><th>{html.escape(LABELS.get(k, k.replace('_', ' ')))}</th>"
-        + _cell(_metric_text(k, v), numeric=True)
+        + _cell(_metric_text(k, v), numeric=True, negative=_is_negative(v))
         + "</tr>"
-        for k, v in summary.as_dict().items()
+        for k, v in metrics.items()
     )
-    return f'<table class="summary">{rows}</table>'
+    return f'<table class="{css_class}">{rows}</table>'
 
 
 def _trade_row(trade: dict[str, Any]) -> str:
@@ -143,53 +192,72 @@ def _trade_table(trades: Sequence[dict[str, Any]]) -> str:
     return f'<div class="trades"><table class="trade-list"><tr>{head}</tr>{body}</table></div>'
 
 
-def _line(n_points: int, **kwargs: Any) -> go.Scatter | go.Scattergl:
-    return go.Scattergl(**kwargs) if n_points > WEBGL_POINTS else go.Scatter(**kwargs)
+def _trade_pnls(trades: Sequence[dict[str, Any]]) -> FloatArray:
+    """The finite PnLs of the trades (floats, Decimals or numeric strings); others are skipped."""
+    out = []
+    for trade in trades:
+        raw = trade.get("pnl")
+        if raw is None:
+            continue
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            out.append(value)
+    return np.asarray(out, dtype=np.float64)
 
 
-def _rebased(benchmark: npt.ArrayLike, size: int, start_equity: float) -> npt.NDArray[np.float64]:
-    b = np.asarray(benchmark, dtype=np.float64).ravel()
-    if b.size != size:
-        raise DataError(f"benchmark has {b.size} points but equity has {size}")
-    if not (math.isfinite(b[0]) and b[0] > 0):
-        raise DataError(f"benchmark must start at a positive finite value, not {b[0]}")
-    return np.asarray(b / b[0] * start_equity, dtype=np.float64)
-
-
-def _figures(
-    when: pd.DatetimeIndex, equity: npt.NDArray[np.float64], benchmark: npt.ArrayLike | None
-) -> tuple[go.Figure, go.Figure]:
-    n = equity.size
-    equity_fig = go.Figure(
-        _line(n, x=when, y=equity, name="strategy", mode="lines", line={"width": 1.5})
-    )
+def extended_metrics(
+    equity: FloatArray,
+    timestamps_ns: npt.NDArray[np.int64],
+    periods_per_year: float,
+    pnls: FloatArray,
+    benchmark: FloatArray | None = None,
+) -> dict[str, float]:
+    """The ratios beyond the summary, by :mod:`~neural_trader.analytics.ratios` and the
+    historical VaR of :mod:`~neural_trader.risk.measures` (NaN where undefined); alpha, beta and
+    the information ratio only with a benchmark aligned with the equity."""
+    r = returns_from_equity(equity)
+    tails = tail_risk(r[np.isfinite(r)])
+    out = {
+        "calmar": ratios.calmar(equity, timestamps_ns),
+        "omega": ratios.omega(r, 0.0, periods_per_year),
+        "ulcer_index": ratios.ulcer_index(equity),
+        "skew": ratios.skew(r),
+        "kurtosis": ratios.kurtosis(r),
+        "tail_ratio": ratios.tail_ratio(r),
+    }
+    for confidence in VAR_LEVELS:
+        var, cvar = tails.get(confidence, (math.nan, math.nan))
+        level = round(confidence * 100)
+        out[f"var_{level}"], out[f"cvar_{level}"] = -var, -cvar
+    trade_stats: dict[str, Callable[[npt.ArrayLike], float]] = {
+        "profit_factor": ratios.profit_factor,
+        "expectancy": ratios.expectancy,
+        "average_win": ratios.average_win,
+        "average_loss": ratios.average_loss,
+        "payoff_ratio": ratios.payoff_ratio,
+    }
+    out.update({key: stat(pnls) for key, stat in trade_stats.items()})
     if benchmark is not None:
-        equity_fig.add_trace(
-            _line(
-                n,
-                x=when,
-                y=_rebased(benchmark, n, float(equity[0])),
-                name="benchmark (rebased)",
-                mode="lines",
-                line={"width": 1, "color": "#7f8c8d"},
-            )
-        )
-    equity_fig.update_layout(title="Equity", height=420, margin={"t": 40, "b": 30})
-    dd_fig = go.Figure(
-        _line(
-            n,
-            x=when,
-            y=drawdown_series(equity) * 100,
-            fill="tozeroy",
-            name="drawdown",
-            mode="lines",
-            line={"color": "#c0392b", "width": 1},
-        )
-    )
-    dd_fig.update_layout(
-        title="Drawdown (%)", height=260, margin={"t": 40, "b": 30}, showlegend=False
-    )
-    return equity_fig, dd_fig
+        b = returns_from_equity(benchmark)
+        out["alpha"], out["beta"] = ratios.alpha_beta(r, b, periods_per_year)
+        out["information_ratio"] = ratios.information_ratio(r, b, periods_per_year)
+    return out
+
+
+def _render(charts: Sequence[Chart]) -> str:
+    """Each chart's figure (plotly.js inlined with the first one only) and/or its note."""
+    parts = []
+    inlined = False
+    for chart in charts:
+        if chart.figure is not None:
+            parts.append(chart.figure.to_html(full_html=False, include_plotlyjs=not inlined))
+            inlined = True
+        if chart.note:
+            parts.append(f'<p class="note">{html.escape(chart.note)}</p>')
+    return "".join(parts)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -215,8 +283,10 @@ def write_html_report(
 ) -> Path:
     """Write the report to ``path`` and return it.
 
-    ``timestamps_ns`` (int64 ns or datetime64) and ``equity`` are aligned; ``benchmark`` is a
-    price or equity series aligned with them, drawn rebased to the strategy's first equity.
+    ``timestamps_ns`` (int64 ns or datetime64, ascending) and ``equity`` are aligned;
+    ``benchmark`` is a price or equity series aligned with them (e.g. the traded instrument's
+    close, i.e. buy and hold), drawn rebased to the strategy's first equity and used for alpha,
+    beta and the information ratio. The rolling window is half of ``summary.periods_per_year``.
     ``trades`` are dicts with the keys of :data:`TRADE_COLUMNS` (missing ones show blank).
     Raises :class:`~neural_trader.errors.DataError` on empty or misaligned inputs.
     """
@@ -226,9 +296,18 @@ def write_html_report(
         raise DataError("cannot report an empty equity curve")
     if eq.size != ts.size:
         raise DataError(f"equity has {eq.size} points but timestamps has {ts.size}")
+    bench = None if benchmark is None else rebased(benchmark, eq.size, float(eq[0]))
     when = pd.to_datetime(ts, unit="ns", utc=True)
-    equity_fig, dd_fig = _figures(when, eq, benchmark)
     rows = list(trades or [])
+    ppy = summary.periods_per_year
+    charts = [
+        equity_chart(when, eq, bench),
+        drawdown_chart(when, eq),
+        monthly_heatmap(eq, ts),
+        rolling_chart(when, eq, ppy),
+        distribution_chart(eq),
+    ]
+    more = extended_metrics(eq, ts, ppy, _trade_pnls(rows), bench)
     safe_title = html.escape(title)
     page = "".join(
         [
@@ -236,9 +315,10 @@ def write_html_report(
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{safe_title}</title><style>{STYLE}</style></head><body>",
             f"<h1>{safe_title}</h1>",
-            _summary_table(summary),
-            equity_fig.to_html(full_html=False, include_plotlyjs=True),
-            dd_fig.to_html(full_html=False, include_plotlyjs=False),
+            _metrics_table(summary.as_dict(), "summary"),
+            "<h2>More metrics</h2>",
+            _metrics_table(more, "extended"),
+            _render(charts),
             f"<h2>Trades ({len(rows)})</h2>",
             _trade_table(rows),
             "</body></html>",

@@ -27,7 +27,7 @@ from neural_trader.errors import ConfigError
 from neural_trader.risk.gate import limits_from
 from neural_trader.strategies import strategy_class
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
-from neural_trader.trading.results import new_run_id, result_dict, save_run
+from neural_trader.trading.results import buy_and_hold, new_run_id, result_dict, save_run
 
 
 def _decimal(value: str | None, name: str, default: Decimal) -> Decimal:
@@ -114,7 +114,12 @@ def backtest(
     run_id = None if no_report else new_run_id(result)
     out_dir = None
     if run_id is not None:
-        out_dir = save_run(result, results_dir or settings.data.results_dir, run_id)
+        out_dir = save_run(
+            result,
+            results_dir or settings.data.results_dir,
+            run_id,
+            benchmark=buy_and_hold(series, result.timestamps),
+        )
     data = result_dict(result, run_id)
     if out_dir is not None:
         data["results_dir"] = str(out_dir)

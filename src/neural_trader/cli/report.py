@@ -43,6 +43,7 @@ def report(
         pnls = np.array([float(t["pnl"]) for t in trades])
     except (KeyError, ValueError) as exc:
         raise DataError(f"{folder.name}: malformed run files: {exc}") from None
+    benchmark = _benchmark(equity)
     summary = summarize(values, ts, pnls, held)
     target = out or folder / "report.html"
     write_html_report(
@@ -52,6 +53,7 @@ def report(
         equity=values,
         summary=summary,
         trades=[dict(t) for t in trades],
+        benchmark=benchmark,
     )
     if json_out:
         print_json({"run_id": run_id, "report": str(target), "metrics": summary.as_dict()})
@@ -59,6 +61,19 @@ def report(
         console.print(f"report: {target}")
     if open_:
         webbrowser.open(target.resolve().as_uri())
+
+
+def _benchmark(rows: list[dict[str, str]]) -> np.ndarray | None:
+    """The stored buy-and-hold benchmark column, or None: folders written before it existed
+    (or for a basket of instruments) have no such column, and a blank or unreadable one is
+    treated the same, so the report is still drawn, just without a benchmark."""
+    try:
+        values = np.array([float(r["benchmark"]) for r in rows], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if values.size == 0 or not (np.isfinite(values[0]) and values[0] > 0):
+        return None
+    return values
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
