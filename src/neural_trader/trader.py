@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from neural_trader.analytics.report import write_html_report
@@ -23,15 +24,16 @@ from neural_trader.config import Settings, load_settings
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import list_datasets, load_bars
 from neural_trader.errors import NeuralTraderError, RiskError, ServiceError
+from neural_trader.risk.analyze import DEFAULT_BENCHMARK, analyze
 from neural_trader.risk.gate import limits_from
-from neural_trader.risk.report import RiskReport, risk_report
-from neural_trader.risk.returns import bundled_returns
+from neural_trader.risk.report import RiskReport
 from neural_trader.risk.var import METHODS
 from neural_trader.storage import Store
 from neural_trader.strategies import Strategy, strategy_class
 from neural_trader.trading.backtest import BacktestConfig, BacktestResult, run_backtest
-from neural_trader.trading.results import result_dict, trade_rows
-from neural_trader.trading.session import PaperSession
+from neural_trader.trading.holdings import Holdings, holdings
+from neural_trader.trading.results import buy_and_hold, result_dict, trade_rows
+from neural_trader.trading.session import STREAM, PaperSession
 
 
 @dataclass
@@ -39,6 +41,7 @@ class BacktestRun:
     """A finished backtest with its numbers, its trades and a way to write its report."""
 
     result: BacktestResult
+    benchmark: np.ndarray | None = None  # buy-and-hold of the one traded instrument
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -65,6 +68,7 @@ class BacktestRun:
             equity=r.equity,
             summary=r.summary,
             trades=self.trades,
+            benchmark=self.benchmark,
         )
 
 
@@ -143,7 +147,8 @@ class NeuralTrader:
             max_volume_participation=paper.max_volume_participation,
             limits=limits_from(self.settings.risk),
         )
-        return BacktestRun(run_backtest(strat, series, config))
+        result = run_backtest(strat, series, config)
+        return BacktestRun(result, buy_and_hold(series, result.timestamps))
 
     def analyze_risk(
         self,
@@ -154,14 +159,65 @@ class NeuralTrader:
         start: str | None = None,
         end: str | None = None,
         methods: tuple[str, ...] = METHODS,
+        *,
+        benchmark: str | None = DEFAULT_BENCHMARK,
+        stop_distances: list[float] | None = None,
+        stress: bool = True,
+        prices: Path | None = None,
     ) -> RiskReport:
-        """VaR/CVaR by every method, volatility and drawdown of a weighted basket of bundled
-        symbols over their common dates."""
+        """VaR/CVaR by every method, volatility, drawdown, beta, exposures, heat, component
+        VaR and stress replays of a weighted basket of bundled symbols (or ``prices``)."""
         self._alive()
-        if len(symbols) != len(weights):
-            raise RiskError(f"{len(weights)} weights for {len(symbols)} symbols")
-        returns, span = bundled_returns(symbols, start, end)
-        return risk_report(symbols, weights, returns, span, confidence, horizon, methods)
+        return analyze(
+            symbols,
+            weights,
+            confidence=confidence,
+            horizon=horizon,
+            methods=methods,
+            start=start,
+            end=end,
+            prices=prices,
+            benchmark=benchmark,
+            stop_distances=stop_distances,
+            stress=stress,
+        )
+
+    def analyze_portfolio_risk(
+        self,
+        account: str = "paper",
+        confidence: float = 0.95,
+        horizon: int = 1,
+        methods: tuple[str, ...] = METHODS,
+        *,
+        benchmark: str | None = DEFAULT_BENCHMARK,
+        stress: bool = True,
+    ) -> tuple[RiskReport, Holdings]:
+        """The same report for the stored paper account: its open positions weighted by market
+        value at the data time it has reached, on history up to that time only."""
+        self._alive()
+        state = self.store.load_account(account)
+        if state is None:
+            raise RiskError(
+                f"no paper account named {account!r} in the database; `neural-trader run` "
+                "creates one"
+            )
+        as_of = self.store.load_checkpoint(account, STREAM)
+        if as_of is None:
+            raise RiskError(f"account {account!r} has not processed any data yet")
+        held = holdings(state, as_of)
+        end = pd.Timestamp(as_of, unit="ns", tz="UTC").isoformat()
+        report = analyze(
+            held.symbols,
+            held.weights,
+            confidence=confidence,
+            horizon=horizon,
+            methods=methods,
+            end=end,
+            benchmark=benchmark,
+            stress=stress,
+            source=f"account {account}",
+        )
+        return report, held
 
     # -- trading ------------------------------------------------------------------------------
     async def start_trading(

@@ -100,3 +100,31 @@ def test_risk_bad_price_file(tmp_path: Path) -> None:
     out = cli(["--symbols", "AAA", "--weights", "1", "--prices", str(f)])
     assert out.returncode == 4
     assert "p.csv line 3: AAA price must be a positive number" in out.stderr
+
+
+def test_risk_of_the_paper_account_after_a_run(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NT_")}
+    env["NT_DATABASE__URL"] = f"sqlite:///{tmp_path / 'nt.db'}"
+    base = [sys.executable, "-m", "neural_trader.cli"]
+    missing = subprocess.run(
+        [*base, "risk", "--account", "nobody"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 6 and "no paper account named 'nobody'" in missing.stderr
+    run = subprocess.run(
+        [*base, "run", "--until-end", "--speed", "0", "--symbols", "XOM,CVX,JPM,KO,PEP", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    snap = json.loads(run.stdout)
+    assert snap["positions"], "the replay ends holding something, so there is risk to report"
+    out = subprocess.run(
+        [*base, "risk", "--account", "paper", "--method", "normal,historical", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    values = {p["symbol"]: float(p["quantity"]) * p["last_price"] for p in snap["positions"]}
+    assert rep["symbols"] == list(values)
+    assert rep["weights"] == pytest.approx([v / snap["equity"] for v in values.values()], rel=1e-6)
+    assert rep["value"] == pytest.approx(snap["equity"], rel=1e-6)
+    assert rep["end"] <= snap["data_time"][:10] and rep["source"] == "account paper"

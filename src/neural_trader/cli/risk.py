@@ -1,18 +1,20 @@
-"""``neural-trader risk``: VaR/CVaR of a weighted basket by every method."""
+"""``neural-trader risk``: the risk report of a weighted basket, or of the paper account."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from neural_trader.cli.common import JsonOpt, console, print_json
+from neural_trader.cli.common import ConfigOpt, JsonOpt, SetOpt, console, print_json, settings_from
 from neural_trader.errors import RiskError
-from neural_trader.risk.report import risk_report
-from neural_trader.risk.returns import bundled_returns, file_returns
+from neural_trader.risk.analyze import DEFAULT_BENCHMARK
+from neural_trader.risk.report import RiskReport
 from neural_trader.risk.var import METHODS
+from neural_trader.trader import NeuralTrader
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -23,8 +25,16 @@ def _floats(text: str, name: str) -> list[float]:
 
 
 def risk(
-    symbols: Annotated[str, typer.Option(help="Comma-separated symbols, e.g. XOM,CVX,JPM.")],
-    weights: Annotated[str, typer.Option(help="Comma-separated weights, e.g. 0.4,0.3,0.3.")],
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols, e.g. XOM,CVX,JPM.")
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Comma-separated weights, e.g. 0.4,0.3,0.3.")
+    ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help="Report on this stored paper account's positions instead."),
+    ] = None,
     confidence: Annotated[float, typer.Option(help="VaR confidence, strictly in (0, 1).")] = 0.95,
     horizon: Annotated[int, typer.Option(help="Horizon in trading days.")] = 1,
     method: Annotated[
@@ -35,30 +45,66 @@ def risk(
     prices: Annotated[
         Path | None, typer.Option(help="CSV of prices (date, then a column per symbol).")
     ] = None,
+    benchmark: Annotated[
+        str, typer.Option(help="Bundled symbol for beta, or 'none'.")
+    ] = DEFAULT_BENCHMARK,
+    stops: Annotated[
+        str | None,
+        typer.Option(help="Stop distance per symbol as a fraction of price, e.g. 0.05,0.05,0.1."),
+    ] = None,
+    stress: Annotated[bool, typer.Option(help="Replay the historical stress windows.")] = True,
     value: Annotated[float, typer.Option(help="Portfolio value for amounts.")] = 100_000.0,
     paths: Annotated[int, typer.Option(help="Monte Carlo paths.")] = 100_000,
     json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Value at Risk and expected shortfall of a portfolio on bundled data or your prices."""
-    names = [s.strip() for s in symbols.split(",") if s.strip()]
-    w = _floats(weights, "--weights")
-    if len(w) != len(names):
-        raise RiskError(f"{len(w)} weights for {len(names)} symbols")
+    """Value at Risk, expected shortfall, beta, exposures, component VaR and stress replays."""
     methods = METHODS if method == "all" else tuple(m.strip() for m in method.split(","))
-    if paths < 2:
-        raise RiskError(f"--paths must be at least 2, got {paths}")
-    returns, span = (
-        file_returns(prices, names) if prices is not None else bundled_returns(names, start, end)
-    )
-    report = risk_report(names, w, returns, span, confidence, horizon, methods, paths)
+    bench = None if benchmark.strip().lower() == "none" else benchmark.strip()
+    nt = NeuralTrader(settings_from(config, set_))
+    try:
+        if account is not None:
+            if symbols or weights or prices:
+                raise RiskError(
+                    "--account reads the positions from the account: drop --symbols, --weights, "
+                    "--prices"
+                )
+            report, held = nt.analyze_portfolio_risk(
+                account, confidence, horizon, methods, benchmark=bench, stress=stress
+            )
+            value = held.equity
+        else:
+            if not symbols or not weights:
+                raise RiskError("give --symbols and --weights, or --account for the paper book")
+            names = [s.strip() for s in symbols.split(",") if s.strip()]
+            report = nt.analyze_risk(
+                names,
+                _floats(weights, "--weights"),
+                confidence,
+                horizon,
+                start,
+                end,
+                methods,
+                benchmark=bench,
+                stop_distances=None if stops is None else _floats(stops, "--stops"),
+                stress=stress,
+                prices=prices,
+            )
+    finally:
+        asyncio.run(nt.shutdown())
     if json_out:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "value": value})
         return
+    _print(report, value)
+
+
+def _print(report: RiskReport, value: float) -> None:
+    held = ", ".join(f"{s} {w:.3g}" for s, w in zip(report.symbols, report.weights, strict=True))
     table = Table(
         title=(
-            f"{', '.join(f'{s} {x:g}' for s, x in zip(names, w, strict=True))}: "
-            f"{confidence:.1%} {horizon}-day risk, {report.start} → {report.end} "
-            f"({report.observations:,} days)"
+            f"{held}: {report.confidence:.1%} {report.horizon}-day risk, "
+            f"{report.start} → {report.end} ({report.observations:,} days)"
         )
     )
     for col in ("method", "VaR", "CVaR", f"VaR on {value:,.0f}", f"CVaR on {value:,.0f}"):
@@ -72,6 +118,42 @@ def risk(
             f"{r.cvar * value:,.0f}",
         )
     console.print(table)
-    console.print(
-        f"annual volatility {report.volatility_annual:.2%}   max drawdown {report.max_drawdown:.2%}"
+    comp = Table(title="where the risk comes from (normal VaR, Euler components)")
+    for col in ("symbol", "weight", "marginal VaR", "component VaR", "share"):
+        comp.add_column(col, justify="left" if col == "symbol" else "right")
+    for c in report.components:
+        comp.add_row(
+            c.symbol,
+            f"{c.weight:.3f}",
+            f"{c.marginal_var:.2%}",
+            f"{c.component_var:.2%}",
+            f"{c.share:.1%}",
+        )
+    console.print(comp)
+    e = report.exposures
+    line = (
+        f"annual volatility {report.volatility_annual:.2%}   max drawdown "
+        f"{report.max_drawdown:.2%}   gross {e.gross:.2f}   net {e.net:.2f}"
     )
+    if report.beta is not None:
+        line += f"   beta to {report.benchmark} {report.beta:.2f}"
+    if report.heat is not None:
+        line += f"   heat {report.heat:.2%}"
+    console.print(line)
+    if report.stress is not None:
+        st = Table(title="historical stress replays (weights held, rebalanced daily)")
+        for col in ("scenario", "window", "return", "worst day", "max drawdown"):
+            st.add_column(col, justify="left" if col in ("scenario", "window") else "right")
+        for s in report.stress.results:
+            st.add_row(
+                s.name,
+                f"{s.start} → {s.end}",
+                f"{s.portfolio_return:.2%}",
+                f"{s.worst_day:.2%}",
+                f"{s.max_drawdown:.2%}",
+            )
+        for name, why in report.stress.skipped.items():
+            st.add_row(name, why, "", "", "")
+        console.print(st)
+    for note in report.notes:
+        console.print(f"note: {note}")

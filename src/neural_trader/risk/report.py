@@ -1,15 +1,25 @@
-"""A portfolio's risk report: VaR and CVaR by every method, volatility and drawdown, over the
-assets' common history."""
+"""A portfolio's risk report: VaR and CVaR by every method, volatility, drawdown, beta to a
+benchmark, exposures, heat, component VaR per position and the historical stress replays,
+over the assets' common history."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from neural_trader.risk.components import (
+    Component,
+    Exposures,
+    beta,
+    component_var,
+    exposures,
+    heat,
+)
 from neural_trader.risk.measures import portfolio_returns
+from neural_trader.risk.stress import StressSuite
 from neural_trader.risk.var import METHODS, VaRResult, value_at_risk
 
 
@@ -25,6 +35,14 @@ class RiskReport:
     volatility_annual: float
     max_drawdown: float
     results: list[VaRResult]
+    exposures: Exposures
+    components: list[Component]
+    benchmark: str | None = None
+    beta: float | None = None
+    heat: float | None = None
+    stress: StressSuite | None = None
+    source: str = "weights"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def var(self) -> dict[str, float]:
@@ -39,6 +57,14 @@ class RiskReport:
         out["var"] = self.var
         out["cvar"] = self.cvar
         del out["results"]
+        if self.stress is not None:
+            out["stress"] = {
+                "results": [
+                    {**asdict(r), "start": str(r.start), "end": str(r.end)}
+                    for r in self.stress.results
+                ],
+                "skipped": dict(self.stress.skipped),
+            }
         return out
 
 
@@ -52,7 +78,15 @@ def risk_report(
     methods: tuple[str, ...] = METHODS,
     paths: int = 100_000,
     periods_per_year: float = 252.0,
+    *,
+    benchmark: tuple[str, np.ndarray] | None = None,
+    stop_distances: list[float] | None = None,
+    stress: StressSuite | None = None,
+    source: str = "weights",
+    notes: list[str] | None = None,
 ) -> RiskReport:
+    """``benchmark`` is a name and its returns aligned with ``asset_returns`` (NaN where it
+    has none); ``stop_distances`` the stop of each position as a fraction of its price."""
     r = portfolio_returns(asset_returns, np.asarray(weights, dtype=np.float64))
     results = value_at_risk(asset_returns, np.asarray(weights), confidence, horizon, methods, paths)
     wealth = np.cumprod(1 + r)
@@ -68,4 +102,12 @@ def risk_report(
         volatility_annual=float(r.std(ddof=1) * math.sqrt(periods_per_year)),
         max_drawdown=float((wealth / peak - 1).min()),
         results=results,
+        exposures=exposures(symbols, weights),
+        components=component_var(symbols, asset_returns, weights, confidence, horizon),
+        benchmark=None if benchmark is None else benchmark[0],
+        beta=None if benchmark is None else beta(r, benchmark[1]),
+        heat=None if stop_distances is None else heat(weights, stop_distances),
+        stress=stress,
+        source=source,
+        notes=list(notes or []),
     )

@@ -8,18 +8,35 @@ import numpy as np
 import pandas as pd
 
 from neural_trader.data import load_bars
+from neural_trader.data.catalog import TimeBound
 from neural_trader.errors import DataError, RiskError
 
 
 def bundled_returns(
-    symbols: list[str], start: str | None = None, end: str | None = None
+    symbols: list[str], start: TimeBound = None, end: TimeBound = None
 ) -> tuple[np.ndarray, tuple[str, str]]:
     """Simple returns over the dates all ``symbols`` share (bundled daily closes)."""
+    frame = bundled_frame(symbols, start, end)
+    return frame.to_numpy(dtype=np.float64), _span(frame)
+
+
+def bundled_frame(
+    symbols: list[str], start: TimeBound = None, end: TimeBound = None
+) -> pd.DataFrame:
+    """The same returns as a table indexed by date (UTC midnight), one column per symbol."""
     closes = {}
     for sym in symbols:
         bars = load_bars(sym, start=start, end=end)
         closes[sym] = pd.Series(bars.close, index=pd.to_datetime(bars.ts, utc=True).normalize())
-    return _returns(pd.DataFrame(closes).dropna(), symbols)
+    return _returns_frame(pd.DataFrame(closes).dropna(), symbols)
+
+
+def aligned_benchmark(name: str, dates: pd.DatetimeIndex) -> np.ndarray:
+    """The bundled benchmark's daily returns on ``dates`` (NaN where it has no close on both
+    that date and the one before it in its own series)."""
+    bars = load_bars(name)
+    closes = pd.Series(bars.close, index=pd.to_datetime(bars.ts, utc=True).normalize())
+    return closes.pct_change().reindex(dates).to_numpy(dtype=np.float64)
 
 
 def file_returns(path: Path, symbols: list[str]) -> tuple[np.ndarray, tuple[str, str]]:
@@ -55,8 +72,15 @@ def file_returns(path: Path, symbols: list[str]) -> tuple[np.ndarray, tuple[str,
 
 
 def _returns(prices: pd.DataFrame, symbols: list[str]) -> tuple[np.ndarray, tuple[str, str]]:
+    frame = _returns_frame(prices, symbols)
+    return frame.to_numpy(dtype=np.float64), _span(frame)
+
+
+def _returns_frame(prices: pd.DataFrame, symbols: list[str]) -> pd.DataFrame:
     if len(prices) < 3:
         raise RiskError(f"{', '.join(symbols)} share fewer than 3 dates")
-    rets = prices.pct_change().iloc[1:]
-    span = (str(rets.index[0].date()), str(rets.index[-1].date()))
-    return rets.to_numpy(dtype=np.float64), span
+    return prices.pct_change().iloc[1:]
+
+
+def _span(frame: pd.DataFrame) -> tuple[str, str]:
+    return str(frame.index[0].date()), str(frame.index[-1].date())
