@@ -1,0 +1,98 @@
+"""Neural forecasting: causal features, quantile LSTM/Transformer models, training,
+evaluation against naive baselines and conformal prediction intervals."""
+
+from __future__ import annotations
+
+from neural_trader.neural.conformal import (
+    AdaptiveConformalResult,
+    SplitConformal,
+    adaptive_conformal,
+    conformal_quantile,
+    empirical_coverage,
+    fit_split_conformal,
+)
+from neural_trader.neural.device import select_device
+from neural_trader.neural.evaluation import (
+    Comparison,
+    DieboldMariano,
+    EvaluationReport,
+    ForecastMetrics,
+    compare_forecasts,
+    diebold_mariano,
+    evaluate_model,
+    forecast_metrics,
+)
+from neural_trader.neural.features import (
+    FEATURE_NAMES,
+    FeatureSet,
+    ForecastDataset,
+    Normaliser,
+    WindowedSplit,
+    build_features,
+    future_log_returns,
+    make_windows,
+    ohlcv_features,
+    prepare_dataset,
+)
+from neural_trader.neural.models import (
+    ARCHITECTURES,
+    Forecaster,
+    ForecasterParams,
+    LSTMForecaster,
+    LSTMParams,
+    TransformerForecaster,
+    TransformerParams,
+    build_model,
+    pinball_loss,
+    predict,
+)
+from neural_trader.neural.training import (
+    EpochMetrics,
+    TrainConfig,
+    TrainResult,
+    seed_everything,
+    train_model,
+)
+
+__all__ = [
+    "ARCHITECTURES",
+    "FEATURE_NAMES",
+    "AdaptiveConformalResult",
+    "Comparison",
+    "DieboldMariano",
+    "EpochMetrics",
+    "EvaluationReport",
+    "FeatureSet",
+    "ForecastDataset",
+    "ForecastMetrics",
+    "Forecaster",
+    "ForecasterParams",
+    "LSTMForecaster",
+    "LSTMParams",
+    "Normaliser",
+    "SplitConformal",
+    "TrainConfig",
+    "TrainResult",
+    "TransformerForecaster",
+    "TransformerParams",
+    "WindowedSplit",
+    "adaptive_conformal",
+    "build_features",
+    "build_model",
+    "compare_forecasts",
+    "conformal_quantile",
+    "diebold_mariano",
+    "empirical_coverage",
+    "evaluate_model",
+    "fit_split_conformal",
+    "forecast_metrics",
+    "future_log_returns",
+    "make_windows",
+    "ohlcv_features",
+    "pinball_loss",
+    "predict",
+    "prepare_dataset",
+    "seed_everything",
+    "select_device",
+    "train_model",
+]
