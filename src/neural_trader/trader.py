@@ -32,6 +32,7 @@ from neural_trader.storage import Store
 from neural_trader.strategies import Strategy, strategy_class
 from neural_trader.trading.backtest import BacktestConfig, BacktestResult, run_backtest
 from neural_trader.trading.holdings import Holdings, holdings
+from neural_trader.trading.performance import account_performance
 from neural_trader.trading.results import buy_and_hold, result_dict, trade_rows
 from neural_trader.trading.session import STREAM, PaperSession
 
@@ -283,6 +284,20 @@ class NeuralTrader:
                 if p.quantity
             ],
             "open_orders": [o.client_order_id for o, _ in state.open_orders],
+        }
+
+    def strategy_performance(self, account: str = "paper") -> dict[str, Any]:
+        """Each strategy's trades, win rate, PnL (realized and open) on a stored account."""
+        self._alive()
+        if self.store.load_account(account) is None:
+            raise ServiceError(f"no paper account named {account!r} in the database")
+        as_of = self.store.load_checkpoint(account, STREAM)
+        stats, trades = account_performance(self.store, account, as_of)
+        return {
+            "account": account,
+            "data_time": None if as_of is None else pd.Timestamp(as_of, tz="UTC").isoformat(),
+            "strategies": {name: p.as_dict() for name, p in stats.items()},
+            "trades": len(trades),
         }
 
     # -- operations ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import typer
 
 from neural_trader.cli.backtest import backtest
 from neural_trader.cli.data import data_app
+from neural_trader.cli.performance import performance
 from neural_trader.cli.report import report
 from neural_trader.cli.risk import risk
 from neural_trader.cli.run import run
@@ -28,6 +29,7 @@ app.command()(run)
 app.command()(backtest)
 app.command()(risk)
 app.command()(report)
+app.command()(performance)
 app.add_typer(data_app, name="data")
 
 

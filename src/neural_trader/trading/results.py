@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from neural_trader.analytics.performance import by_strategy
 from neural_trader.analytics.report import write_html_report
 from neural_trader.core.market_data import BarSeries
 from neural_trader.errors import DataError
@@ -65,6 +66,7 @@ def result_dict(result: BacktestResult, run_id: str | None = None) -> dict[str, 
         "orders_denied": len(result.denials),
         "orders_rejected": len(result.rejections),
         "metrics": summary,
+        "strategies": {name: p.as_dict() for name, p in by_strategy(result.trades).items()},
         "trades": trade_rows(result),
     }
 
@@ -113,6 +115,7 @@ def save_run(
     trades = data["trades"]
     fields = [
         "symbol",
+        "strategy",
         "direction",
         "entry_time",
         "entry_price",

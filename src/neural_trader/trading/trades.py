@@ -1,6 +1,10 @@
 """Round-trip trades, built from fills: a trade opens when a position leaves zero and closes
 when it returns to zero (or flips, which closes one trade and opens the next).
 
+Positions are tracked per strategy and symbol: each strategy's fills form its own round trips,
+so two strategies trading the same symbol each get their own trades and performance even
+though the account nets their positions.
+
 Entry and exit prices are quantity-weighted averages over the fills that built and unwound the
 position; ``pnl`` is realized PnL net of every commission paid on those fills.
 """
@@ -20,6 +24,7 @@ ZERO = Decimal(0)
 
 @dataclass
 class Trade:
+    strategy: str
     symbol: str
     direction: int  # +1 long, -1 short
     entry_time: int
@@ -32,6 +37,7 @@ class Trade:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "strategy": self.strategy,
             "symbol": self.symbol,
             "direction": "long" if self.direction > 0 else "short",
             "entry_time": self.entry_time,
@@ -79,7 +85,7 @@ class TradeTracker:
         self.instruments = instruments
         self._bus = bus
         self.trades: list[Trade] = []
-        self._open: dict[str, _Open] = {}
+        self._open: dict[tuple[str, str], _Open] = {}
         bus.subscribe(OrderFilled, self._on_filled)
 
     def _on_filled(self, event: OrderFilled) -> None:
@@ -89,10 +95,11 @@ class TradeTracker:
         signed = fill.quantity * fill.side.sign
         remaining = abs(signed)
         fee_left = fill.commission
+        key = (fill.strategy_id, fill.symbol)
         while remaining:
-            cur = self._open.get(fill.symbol)
+            cur = self._open.get(key)
             if cur is None:
-                cur = self._open[fill.symbol] = _Open(1 if signed > 0 else -1, fill.ts)
+                cur = self._open[key] = _Open(1 if signed > 0 else -1, fill.ts)
             if (signed > 0) == (cur.direction > 0):
                 cur.qty += remaining
                 cur.entry_qty += remaining
@@ -110,14 +117,33 @@ class TradeTracker:
             fee_left -= fee
             remaining -= closing
             if not cur.qty:
-                self._close(fill.symbol, cur, fill.ts)
+                self._close(key, cur, fill.ts)
 
-    def _close(self, symbol: str, cur: _Open, ts: int) -> None:
+    def open_pnl(self, prices: dict[str, float]) -> dict[str, float]:
+        """Unrealized PnL of each strategy's open trades at ``prices`` (by symbol), net of the
+        commissions paid on them so far; symbols without a price are left out."""
+        out: dict[str, float] = {}
+        for (strategy, symbol), cur in self._open.items():
+            price = prices.get(symbol)
+            if price is None or not cur.qty:
+                continue
+            mult = float(self.instruments.get(symbol).multiplier)
+            entry = float(cur.entry_cost / cur.entry_qty)
+            pnl = cur.direction * float(cur.qty) * (price - entry) * mult - float(cur.commission)
+            out[strategy] = out.get(strategy, 0.0) + pnl
+        return out
+
+    def open_symbols(self) -> set[str]:
+        return {symbol for _, symbol in self._open}
+
+    def _close(self, key: tuple[str, str], cur: _Open, ts: int) -> None:
+        strategy, symbol = key
         mult = self.instruments.get(symbol).multiplier
         entry = cur.entry_cost / cur.entry_qty
         exit_ = cur.exit_value / cur.exit_qty
         gross = (cur.exit_value - cur.entry_cost * cur.exit_qty / cur.entry_qty) * cur.direction
         trade = Trade(
+            strategy,
             symbol,
             cur.direction,
             cur.entry_time,
@@ -129,6 +155,6 @@ class TradeTracker:
             cur.commission,
         )
         self.trades.append(trade)
-        del self._open[symbol]
+        del self._open[key]
         if self._bus.has_subscribers(TradeClosed):
             self._bus.publish(TradeClosed(trade))

@@ -41,7 +41,7 @@ def feed(t: TradeTracker, *fills: Fill) -> list[Trade]:
 
 def test_long_round_trip_net_of_commissions() -> None:
     [trade] = feed(tracker(), f(BUY, 10, 100, "1.00", 1), f(SELL, 10, 110, "1.00", 2))
-    assert trade == Trade("AAA", 1, 1, D(100), 2, D(110), D(10), D(98), D(2))  # 100 − 2
+    assert trade == Trade("s", "AAA", 1, 1, D(100), 2, D(110), D(10), D(98), D(2))  # 100 − 2
 
 
 def test_short_round_trip() -> None:
@@ -95,7 +95,7 @@ def test_flip_closes_one_trade_and_opens_the_next_with_a_share_of_the_fee() -> N
     t = tracker()
     [first] = feed(t, f(BUY, 10, 100, "1.00", 1), f(SELL, 15, 110, "1.50", 2))
     # The 15-lot's 1.50 fee splits 10/5: 1.00 closes the long, 0.50 opens the short.
-    assert first == Trade("AAA", 1, 1, D(100), 2, D(110), D(10), D(98), D(2))
+    assert first == Trade("s", "AAA", 1, 1, D(100), 2, D(110), D(10), D(98), D(2))
     [_, second] = feed(t, f(BUY, 5, 100, "0.50", 3))
     assert second.direction == -1
     assert (second.entry_time, second.exit_time) == (2, 3)
@@ -135,6 +135,7 @@ def test_tracker_listens_to_fills_on_the_bus() -> None:
 def test_as_dict() -> None:
     [trade] = feed(tracker(), f(BUY, 3, "10.5", "0.25", 1), f(SELL, 3, 11, "0.25", 2))
     assert trade.as_dict() == {
+        "strategy": "s",
         "symbol": "AAA",
         "direction": "long",
         "entry_time": 1,
@@ -196,3 +197,16 @@ def test_a_flat_book_s_trades_sum_to_the_cash_flow(
         assert tr.quantity > 0
         assert tr.direction in (1, -1)
         assert tr.entry_time <= tr.exit_time
+
+
+def test_two_strategies_on_one_symbol_keep_their_own_round_trips() -> None:
+    t = tracker()
+    a_buy = Fill("f1", "o1", "alpha", "AAA", BUY, D(10), D(100), D(0), 1)
+    b_sell = Fill("f2", "o2", "beta", "AAA", SELL, D(5), D(101), D(0), 2)
+    a_sell = Fill("f3", "o3", "alpha", "AAA", SELL, D(10), D(104), D(0), 3)
+    b_buy = Fill("f4", "o4", "beta", "AAA", BUY, D(5), D(99), D(0), 4)
+    trades = feed(t, a_buy, b_sell, a_sell, b_buy)
+    assert [(x.strategy, x.direction, x.pnl) for x in trades] == [
+        ("alpha", 1, D(40)),  # 10 × (104 − 100)
+        ("beta", -1, D(10)),  # 5 × (101 − 99), short
+    ]
