@@ -1,5 +1,6 @@
 """Neural forecasting: causal features, quantile LSTM/Transformer models, training,
-evaluation against naive baselines and conformal prediction intervals."""
+evaluation against naive baselines and conformal prediction intervals; a WGAN-GP for synthetic
+return paths checked against the stylized facts of real returns."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ from neural_trader.neural.features import (
     ohlcv_features,
     prepare_dataset,
 )
+from neural_trader.neural.gan import (
+    GanEpochMetrics,
+    GanHyperparameters,
+    ReturnGan,
+    TrainedGan,
+    load_gan,
+    save_gan,
+    scenarios,
+    train_gan,
+    worst_paths,
+)
 from neural_trader.neural.models import (
     ARCHITECTURES,
     Forecaster,
@@ -46,6 +58,7 @@ from neural_trader.neural.models import (
     pinball_loss,
     predict,
 )
+from neural_trader.neural.stylized import StylizedFacts, StylizedReport, compare, stylized_facts
 from neural_trader.neural.training import (
     EpochMetrics,
     TrainConfig,
@@ -67,18 +80,25 @@ __all__ = [
     "ForecastMetrics",
     "Forecaster",
     "ForecasterParams",
+    "GanEpochMetrics",
+    "GanHyperparameters",
     "LSTMForecaster",
     "LSTMParams",
     "Normaliser",
+    "ReturnGan",
     "SplitConformal",
+    "StylizedFacts",
+    "StylizedReport",
     "TrainConfig",
     "TrainResult",
+    "TrainedGan",
     "TransformerForecaster",
     "TransformerParams",
     "WindowedSplit",
     "adaptive_conformal",
     "build_features",
     "build_model",
+    "compare",
     "compare_forecasts",
     "conformal_quantile",
     "diebold_mariano",
@@ -87,12 +107,18 @@ __all__ = [
     "fit_split_conformal",
     "forecast_metrics",
     "future_log_returns",
+    "load_gan",
     "make_windows",
     "ohlcv_features",
     "pinball_loss",
     "predict",
     "prepare_dataset",
+    "save_gan",
+    "scenarios",
     "seed_everything",
     "select_device",
+    "stylized_facts",
+    "train_gan",
     "train_model",
+    "worst_paths",
 ]
