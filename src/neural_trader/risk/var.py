@@ -10,8 +10,7 @@ losing more than VaR over ``horizon`` periods. Methods:
 * ``cornish_fisher`` — the normal quantile corrected for sample skew S and excess kurtosis K:
   z_cf = z + (z²−1)S/6 + (z³−3z)K/24 − (2z³−5z)S²/36; CVaR by averaging z_cf over the tail.
 * ``monte_carlo`` — correlated normal paths of the assets by Cholesky, antithetic pairs, the
-  horizon's N(hμ, hΣ) drawn at once, streams split over threads; numpy, or torch on CUDA
-  when present (falls back to numpy).
+  horizon's N(hμ, hΣ) drawn at once; torch normals on CUDA when present, else on the CPU.
 * ``garch`` — a GARCH(1,1) with Student-t innovations fitted with ``arch``; VaR from the
   one-step-ahead conditional mean and volatility (horizon h by summing the h-step variance
   forecasts).
@@ -20,8 +19,6 @@ losing more than VaR over ``horizon`` periods. Methods:
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,11 +85,6 @@ def cornish_fisher_var_cvar(
     return var, -(mu + sd * tail / alpha)
 
 
-#: Fixed number of independent random streams a Monte Carlo run is split into, so a seed gives
-#: the same paths whatever the number of threads that draw them.
-MC_STREAMS = 8
-
-
 def monte_carlo_var_cvar(
     asset_returns: np.ndarray,
     weights: np.ndarray,
@@ -107,8 +99,9 @@ def monte_carlo_var_cvar(
 
     Each path draws one correlated shock per asset (Cholesky); the sum of h independent
     N(μ, Σ) one-period returns is exactly N(hμ, hΣ), so the horizon costs nothing extra. The
-    draws are split over :data:`MC_STREAMS` spawned streams and run on a thread pool (numpy
-    releases the GIL while it fills arrays and multiplies).
+    shocks are torch float32 normals (CUDA when present and ``use_gpu``, else the CPU; a seeded
+    torch generator gives the same paths on every run). With antithetic pairs ±s the worst
+    losses are those of the largest |s|, so only the top of |s| is selected, never sorted.
     """
     x = np.asarray(asset_returns, dtype=np.float64)
     if x.ndim == 1:
@@ -128,59 +121,36 @@ def monte_carlo_var_cvar(
     # A portfolio's return is linear in the asset shocks z: its shock is z·(Lᵀw).
     loading = chol.T @ w * math.sqrt(horizon)
     drift = float(mu @ w) * horizon
-    half = paths // 2
-    shocks = _simulate_torch(loading, half, seed) if use_gpu else None
-    if shocks is None:
-        shocks = _simulate(loading, half, seed)
-    losses = np.concatenate([-(drift + shocks), -(drift - shocks)])
-    return _tail(losses, confidence)
+    return _antithetic_tail(loading, drift, paths // 2, confidence, seed, use_gpu)
 
 
-def _simulate(loading: np.ndarray, half: int, seed: int | None) -> np.ndarray:
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(MC_STREAMS)]
-    bounds = np.linspace(0, half, MC_STREAMS + 1).astype(np.int64)
-    out = np.empty(half)
+def _antithetic_tail(
+    loading: np.ndarray, drift: float, half: int, confidence: float, seed: int | None, gpu: bool
+) -> tuple[float, float]:
+    """np.quantile's linear VaR of the 2·half losses −drift ∓ s, and the mean loss at or
+    beyond it."""
+    import torch
 
-    def fill(i: int) -> None:
-        n = int(bounds[i + 1] - bounds[i])
-        out[bounds[i] : bounds[i + 1]] = streams[i].standard_normal((n, loading.size)) @ loading
-
-    workers = min(MC_STREAMS, os.cpu_count() or 1)
-    if workers == 1 or half < 50_000:
-        for i in range(MC_STREAMS):
-            fill(i)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(fill, range(MC_STREAMS)))
-    return out
-
-
-def _tail(losses: np.ndarray, confidence: float) -> tuple[float, float]:
-    """np.quantile's linear VaR and the mean loss at or beyond it, by partition, not sort."""
-    g = (losses.size - 1) * confidence
-    lo = math.floor(g)
-    hi = min(lo + 1, losses.size - 1)
-    part = np.partition(losses, (lo, hi))
-    a, b = float(part[lo]), float(part[hi])
-    t = g - lo
+    device = torch.device("cuda" if gpu and torch.cuda.is_available() else "cpu")
+    gen = torch.Generator(device=device)
+    gen.manual_seed(0 if seed is None else seed)
+    lo = torch.as_tensor(loading, dtype=torch.float32, device=device)
+    shocks = torch.randn((half, lo.numel()), generator=gen, device=device) @ lo
+    n = 2 * half
+    g = (n - 1) * confidence
+    below = math.floor(g)
+    t = g - below
+    rank = n - 1 - below  # the lower neighbour's rank from the top of the losses
+    if rank >= half:  # confidence under about one half: the tail is not the top of |s|
+        s = shocks.double().cpu().numpy()
+        losses = np.concatenate([-(drift + s), -(drift - s)])
+        q = np.quantile(losses, confidence)
+        return float(q), float(losses[losses >= q].mean())
+    top = torch.topk(shocks.abs(), rank + 1).values.double().cpu().numpy() - drift
+    a = float(top[rank])
+    b = float(top[rank - 1]) if rank > 0 else a
     var = a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
-    tail = part[lo:]
-    return var, float(tail[tail >= var].mean())
-
-
-def _simulate_torch(loading: np.ndarray, half: int, seed: int | None) -> np.ndarray | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    gen = torch.Generator(device="cuda")
-    if seed is not None:
-        gen.manual_seed(seed)
-    lo = torch.as_tensor(loading, device="cuda", dtype=torch.float64)
-    z = torch.randn((half, lo.numel()), generator=gen, device="cuda", dtype=torch.float64)
-    return np.asarray((z @ lo).cpu().numpy())
+    return var, float(top[top >= var].mean())
 
 
 def garch_var_cvar(returns: np.ndarray, confidence: float, horizon: int = 1) -> tuple[float, float]:

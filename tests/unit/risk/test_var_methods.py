@@ -132,3 +132,22 @@ def test_backtest_var_counts_and_shape_check() -> None:
     assert (bt.observations, bt.exceedances) == (4, 2)
     with pytest.raises(RiskError, match="3 losses for 4 forecasts"):
         backtest_var(losses[:3], var, 0.95)
+
+
+@pytest.mark.parametrize("confidence", [0.3, 0.95, 0.99, 0.9999])
+def test_monte_carlo_tail_selection_equals_np_quantile_of_all_paths(confidence: float) -> None:
+    import torch
+
+    from neural_trader.risk.var import _antithetic_tail
+
+    loading = np.array([0.01, -0.004, 0.007])
+    drift, half, seed = 0.0004, 50_001, 11
+    var, cvar = _antithetic_tail(loading, drift, half, confidence, seed, gpu=False)
+    # The same shocks, drawn again, and every one of the 2·half losses built explicitly.
+    gen = torch.Generator().manual_seed(seed)
+    s = torch.randn((half, 3), generator=gen) @ torch.tensor(loading, dtype=torch.float32)
+    s64 = s.double().numpy()
+    losses = np.concatenate([-(drift + s64), -(drift - s64)])
+    q = np.quantile(losses, confidence)
+    assert var == pytest.approx(q, rel=1e-12, abs=1e-15)
+    assert cvar == pytest.approx(losses[losses >= q].mean(), rel=1e-12)
