@@ -218,10 +218,10 @@ class BreakerSettings(Section):
 class RiskSettings(Section):
     max_position_size: Decimal = Field(default=Decimal(1_000_000), gt=0)
     max_order_notional: Decimal = Field(default=Decimal(1_000_000), gt=0)
-    max_portfolio_heat: float = Field(default=0.02, gt=0, le=1)
     kill_switch: bool = False
     enable_gpu: bool = False
     # Optional limits (unset = no limit); fractions are of equity.
+    max_portfolio_heat: float | None = Field(default=None, gt=0, le=1)
     max_position_quantity: Decimal | None = Field(default=None, gt=0)
     max_concentration: float | None = Field(default=None, gt=0)
     max_gross_leverage: float | None = Field(default=None, gt=0)

@@ -71,7 +71,71 @@ def test_schema_matches_the_models_after_migrating_twice(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_0001_database_upgrades_keeping_its_orders(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from neural_trader.storage.store import MIGRATIONS
+
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            text(
+                "insert into orders (account, client_order_id, strategy_id, symbol, side, "
+                "order_type, quantity, limit_price, stop_price, time_in_force, status, "
+                "filled_quantity, avg_price, reason, decision_ts, ts_created, ts_last) values "
+                "('a', 'S-1-1', 'S', 'AAA', 'buy', 'market', '10', null, null, 'gtc', "
+                "'accepted', '0', '0', '', 1, 1, 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into accounts (account, currency, starting_cash, cash, "
+                "total_commissions, ts) values ('a', 'USD', '1000', '1000', '0', 1)"
+            )
+        )
+    engine.dispose()
+    upgraded = Store(url)
+    try:
+        state = upgraded.load_account("a")
+        assert state is not None
+        [(kept, decided)] = state.open_orders
+        assert (kept.client_order_id, kept.quantity, decided) == ("S-1-1", D(10), 1)
+        assert kept.stop_loss is None and kept.parent_id is None
+    finally:
+        upgraded.close()
+
+
+def test_bracket_fields_round_trip(store: Store) -> None:
+    store.ensure_account("a", "USD", D(1000))
+    parent = Order("P-1", "S", "AAA", OrderSide.BUY, D(5), stop_loss=D("95.5"))
+    child = Order(
+        "P-1-sl1", "S", "AAA", OrderSide.SELL, D(5), OrderType.STOP, stop_price=D("95.5"),
+        parent_id="P-1",
+    )  # fmt: skip
+    for o in (parent, child):
+        o.transition(OrderStatus.SUBMITTED, 1)
+        store.record_order("a", o, decision_ts=1)
+    state = store.load_account("a")
+    assert state is not None
+    got = {o.client_order_id: o for o, _ in state.open_orders}
+    assert got["P-1"].stop_loss == D("95.5") and got["P-1-sl1"].parent_id == "P-1"
 
 
 def test_order_lifecycle_upserts_one_row(store: Store) -> None:

@@ -44,7 +44,7 @@ def test_defaults() -> None:
     assert s.strategies.enabled == ["sma_cross"] and s.strategies.params == {}
     assert s.risk.max_position_size == Decimal(1_000_000)
     assert s.risk.max_order_notional == Decimal(1_000_000)
-    assert s.risk.max_portfolio_heat == 0.02
+    assert s.risk.max_portfolio_heat is None  # off until asked for: it needs stops to mean much
     assert (s.risk.kill_switch, s.risk.enable_gpu) == (False, False)
     assert s.neural.models == ["lstm", "transformer"] and s.neural.device == "auto"
     assert s.memory.agentdb_path == Path("./data/agentdb") and s.memory.cache_size == 10_000

@@ -148,7 +148,8 @@ class PaperVenue:
         if not working:
             return
         for w in list(working):
-            if bar.ts <= w.decision_ts:
+            # An earlier fill in this loop may have led to this order's cancellation.
+            if bar.ts <= w.decision_ts or not w.order.is_open:
                 continue
             if self._expired(w, bar.ts):
                 continue
@@ -160,7 +161,8 @@ class PaperVenue:
         if not working:
             return
         for w in list(working):
-            if quote.ts <= w.decision_ts:
+            # An earlier fill in this loop may have led to this order's cancellation.
+            if quote.ts <= w.decision_ts or not w.order.is_open:
                 continue
             if self._expired(w, quote.ts):
                 continue

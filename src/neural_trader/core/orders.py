@@ -83,10 +83,12 @@ class Order:
         "filled_quantity",
         "limit_price",
         "order_type",
+        "parent_id",
         "quantity",
         "reason",
         "side",
         "status",
+        "stop_loss",
         "stop_price",
         "strategy_id",
         "symbol",
@@ -109,9 +111,13 @@ class Order:
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce = TimeInForce.GTC,
         ts_created: int = 0,
+        stop_loss: Decimal | None = None,
+        parent_id: str | None = None,
     ) -> None:
         if quantity <= 0:
             raise OrderError(f"quantity must be positive, got {quantity}", order=client_order_id)
+        if stop_loss is not None and stop_loss <= 0:
+            raise OrderError(f"stop loss must be positive, got {stop_loss}", order=client_order_id)
         needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
         if needs_limit != (limit_price is not None):
@@ -133,6 +139,10 @@ class Order:
         self.limit_price = limit_price
         self.stop_price = stop_price
         self.time_in_force = time_in_force
+        # Bracket: each fill of this order places a protective stop at this price (a child
+        # order whose parent_id is this order's id); the gate's heat rule counts it as the risk.
+        self.stop_loss = stop_loss
+        self.parent_id = parent_id
         self.status = OrderStatus.INITIALIZED
         self.filled_quantity = Decimal(0)
         self.avg_price = Decimal(0)
@@ -181,6 +191,7 @@ class Order:
     def __repr__(self) -> str:
         px = f" lmt={self.limit_price}" if self.limit_price is not None else ""
         px += f" stp={self.stop_price}" if self.stop_price is not None else ""
+        px += f" sl={self.stop_loss}" if self.stop_loss is not None else ""
         return (
             f"Order({self.client_order_id} {self.side.value} {self.quantity} {self.symbol} "
             f"{self.order_type.value}{px} {self.time_in_force.value} {self.status.value} "

@@ -2,12 +2,17 @@
 
 Rules, in the order they are checked (the first that trips denies the order):
 
-1. trading state: HALTED (or the kill switch) denies everything; REDUCING denies any order
-   that would not shrink the position it trades;
+1. trading state: HALTED (or the kill switch) denies everything; a bracket's protective stop
+   passes everything else; REDUCING denies any order that would not shrink the position;
 2. allowed symbols; 3. order rate per strategy (a sliding one-second window of the kernel's
    clock); 4. open orders; 5. a price to value the order by; 6. order notional;
-7. for orders that grow exposure only: position quantity and notional per symbol,
-   concentration (position notional / equity), gross and net leverage of the whole book.
+7. a bracket's stop loss must lie on the losing side of the order's reference price;
+8. for orders that grow exposure only: position quantity and notional per symbol,
+   concentration (position notional / equity), gross and net leverage of the whole book, and
+   portfolio heat: the equity lost if every stop is hit. A position's risk is its distance to
+   the working protective stops that cover it (the stop orders on its closing side), an entry
+   order's the distance to its own ``stop_loss``; whatever no stop covers counts at its full
+   notional.
 
 Same-side working orders count as if filled (the worst case); opposite-side ones are not
 assumed to fill. A refusal is an :class:`OrderDenied` event naming the rule and its figures.
@@ -23,7 +28,7 @@ from enum import StrEnum
 
 from neural_trader.config import RiskSettings
 from neural_trader.core.events import OrderDenied
-from neural_trader.core.orders import Order
+from neural_trader.core.orders import Order, OrderType
 from neural_trader.core.portfolio import Portfolio
 
 NS = 1_000_000_000
@@ -49,6 +54,7 @@ class RiskLimits:
     max_open_orders: int | None = None
     max_orders_per_second: int | None = None
     allowed_symbols: frozenset[str] | None = None
+    max_portfolio_heat: float | None = None
 
 
 def limits_from(risk: RiskSettings) -> RiskLimits:
@@ -64,6 +70,7 @@ def limits_from(risk: RiskSettings) -> RiskLimits:
         max_open_orders=risk.max_open_orders,
         max_orders_per_second=risk.max_orders_per_second,
         allowed_symbols=None if risk.allowed_symbols is None else frozenset(risk.allowed_symbols),
+        max_portfolio_heat=risk.max_portfolio_heat,
     )
 
 
@@ -107,6 +114,10 @@ class PreTradeGate:
                 working += float(o.leaves_quantity)
         if self.state is TradingState.HALTED:
             return OrderDenied(order, "kill_switch", "trading is halted (kill switch)")
+        if order.parent_id is not None:
+            # A bracket's protective stop: the kernel sizes it to what is held, so it only ever
+            # closes. Limits on new exposure do not apply to it.
+            return None
         sign = order.side.sign
         qty = float(order.quantity)
         filled = portfolio.quantity_f(order.symbol)
@@ -151,8 +162,18 @@ class PreTradeGate:
                 f"order notional {notional:,.2f} exceeds {self._max_order:,.2f}",
                 {"notional": notional, "limit": self._max_order},
             )
-        if abs(after) <= abs(current):
-            return None  # shrinks exposure: the exposure limits do not apply
+        if order.stop_loss is not None:
+            stop = float(order.stop_loss)
+            if (stop >= ref_price) if sign > 0 else (stop <= ref_price):
+                return OrderDenied(
+                    order,
+                    "stop_loss_side",
+                    f"stop loss {stop:,.8g} is not on the losing side of the "
+                    f"{order.side.value} at {ref_price:,.8g}",
+                    {"stop_loss": stop, "reference_price": ref_price},
+                )
+        if abs(after) <= abs(current) and (after == 0 or (after > 0) == (current > 0)):
+            return None  # shrinks exposure without flipping: the exposure limits do not apply
         return self._exposure(order, portfolio, ref_price, mult, filled, after, working_orders)
 
     def _rate(self, order: Order, limit: int) -> OrderDenied | None:
@@ -202,6 +223,7 @@ class PreTradeGate:
             lim.max_concentration is not None
             or lim.max_gross_leverage is not None
             or lim.max_net_leverage is not None
+            or lim.max_portfolio_heat is not None
         )
         if not needs_book:
             return None
@@ -246,4 +268,89 @@ class PreTradeGate:
                     f"net leverage would be {net:.2f}",
                     {"net_leverage": net, "limit": lim.max_net_leverage},
                 )
+        if lim.max_portfolio_heat is not None:
+            heat = portfolio_heat(portfolio, working_orders, order, price) / equity
+            if heat > lim.max_portfolio_heat:
+                return OrderDenied(
+                    order,
+                    "max_portfolio_heat",
+                    f"portfolio heat would be {heat:.2%} of equity",
+                    {"heat": heat, "limit": lim.max_portfolio_heat},
+                )
         return None
+
+
+def _is_stop(order: Order) -> bool:
+    return order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+
+
+def _risk(quantity: float, price: float, stop: float | None, direction: int) -> float:
+    """Loss per unit of multiplier if ``quantity`` held in ``direction`` runs to ``stop``
+    (no stop: the whole notional)."""
+    if stop is None:
+        return quantity * price
+    return quantity * max(0.0, (price - stop) * direction)
+
+
+def portfolio_heat(
+    portfolio: Portfolio,
+    working_orders: Collection[Order],
+    order: Order | None = None,
+    order_price: float | None = None,
+) -> float:
+    """Cash lost if every stop is hit: held positions against the stop orders that would close
+    them, plus working entries (and ``order``, if given) against their own stop losses."""
+    stops: dict[str, list[tuple[float, float, int]]] = {}  # symbol: (stop, quantity, side)
+    entries = [] if order is None or order.parent_id is not None else [order]
+    for o in working_orders:
+        if _is_stop(o) and o.stop_price is not None:
+            stops.setdefault(o.symbol, []).append(
+                (float(o.stop_price), float(o.leaves_quantity), o.side.sign)
+            )
+        if o.parent_id is None:
+            entries.append(o)
+    total = 0.0
+    for pos in portfolio.open_positions():
+        qty = float(pos.quantity)
+        direction = 1 if qty > 0 else -1
+        price = portfolio.last_price.get(pos.symbol, float(pos.avg_price))
+        left = abs(qty)
+        # The stops on the closing side, tightest first: the first to fire lose the least.
+        closing = sorted(
+            (s for s in stops.get(pos.symbol, ()) if s[2] != direction),
+            key=lambda s: -s[0] * direction,
+        )
+        risk = 0.0
+        for stop, quantity, _side in closing:
+            covered = min(left, quantity)
+            risk += _risk(covered, price, stop, direction)
+            left -= covered
+            if left <= 0:
+                break
+        total += (risk + left * price) * float(pos.multiplier)
+    # Entries against a position first close it; only what goes past flat adds risk. Which
+    # entry fills first is unknown, so the closing is credited to the least risky ones first:
+    # the figure is an upper bound.
+    priced = []
+    for o in entries:
+        px = _entry_price(o, portfolio)
+        if o is order and order_price is not None:
+            px = order_price
+        own_stop = None if o.stop_loss is None else float(o.stop_loss)
+        mult = float(portfolio.instruments.get(o.symbol).multiplier)
+        priced.append((_risk(1.0, px, own_stop, o.side.sign) * mult, o))
+    closable = {p.symbol: abs(float(p.quantity)) for p in portfolio.open_positions()}
+    for per_unit, o in sorted(priced, key=lambda item: item[0]):
+        qty = float(o.leaves_quantity)
+        held = portfolio.quantity_f(o.symbol)
+        if held and (held > 0) != (o.side.sign > 0):
+            closes = min(qty, closable.get(o.symbol, 0.0))
+            closable[o.symbol] = closable.get(o.symbol, 0.0) - closes
+            qty -= closes
+        total += per_unit * qty
+    return total
+
+
+def _entry_price(order: Order, portfolio: Portfolio) -> float:
+    px = order.limit_price if order.limit_price is not None else order.stop_price
+    return float(px) if px is not None else portfolio.last_price.get(order.symbol, 0.0)

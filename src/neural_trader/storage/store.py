@@ -304,6 +304,8 @@ def _order_row(account: str, order: Order, decision_ts: int) -> OrderRow:
         quantity=order.quantity,
         limit_price=order.limit_price,
         stop_price=order.stop_price,
+        stop_loss=order.stop_loss,
+        parent_id=order.parent_id,
         time_in_force=order.time_in_force.value,
         decision_ts=decision_ts,
         ts_created=order.ts_created,
@@ -333,6 +335,8 @@ def _order(row: OrderRow) -> Order:
         row.stop_price,
         TimeInForce(row.time_in_force),
         row.ts_created,
+        row.stop_loss,
+        row.parent_id,
     )
     # Restoring, not replaying: the stored state is taken as it is.
     order.status = OrderStatus(row.status)

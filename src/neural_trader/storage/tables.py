@@ -57,6 +57,8 @@ class OrderRow(Base):
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
     limit_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
     stop_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
+    stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     time_in_force: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(24), index=True)
     filled_quantity: Mapped[Decimal] = mapped_column(ExactDecimal())

@@ -190,10 +190,13 @@ class Strategy:
         limit_price: float | None = None,
         stop_price: float | None = None,
         time_in_force: TimeInForce = TimeInForce.GTC,
+        stop_loss: float | None = None,
     ) -> Order | None:
         """Build an order and hand it to the kernel (risk gate first).
 
         Give ``quantity`` or ``fraction`` (of equity, priced at the last close or the limit).
+        ``stop_loss`` makes it a bracket: every fill places a protective stop there, and the
+        risk gate's heat limit counts the distance to it as the risk of the position.
         Returns None when the size rounds down to nothing.
         """
         ctx = self.ctx
@@ -219,6 +222,7 @@ class Strategy:
             None if stop_price is None else ctx.round_price(symbol, stop_price),
             time_in_force,
             ctx.now_ns(),
+            None if stop_loss is None else ctx.round_price(symbol, stop_loss),
         )
         return ctx.submit(order)
 

@@ -25,7 +25,7 @@ from neural_trader.core.events import (
     PositionChanged,
 )
 from neural_trader.core.market_data import Bar, QuoteTick
-from neural_trader.core.orders import Order, OrderStatus
+from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.core.venue import ExecutionVenue, MatchingVenue
 from neural_trader.risk.gate import PreTradeGate
@@ -257,6 +257,68 @@ class Kernel:
                     fill.ts,
                 )
             )
+        order = event.order
+        if order.stop_loss is not None and order.parent_id is None:
+            self._protect(order, fill.quantity)
+        if self._protective:
+            self._prune_protective(fill.symbol)
         strategy = self.strategies.get(fill.strategy_id)
         if strategy is not None:
             strategy.on_fill(fill)
+
+    # -- brackets -----------------------------------------------------------------------------
+    def _protect(self, parent: Order, quantity: Decimal) -> None:
+        """Place the protective stop for one fill of a bracket entry."""
+        assert parent.stop_loss is not None
+        closing = OrderSide.SELL if parent.side is OrderSide.BUY else OrderSide.BUY
+        self._place_stop(parent.client_order_id, parent, closing, parent.stop_loss, quantity)
+
+    def _place_stop(
+        self, parent_id: str, like: Order, side: OrderSide, stop: Decimal, quantity: Decimal
+    ) -> None:
+        """A child stop of ``parent_id`` (strategy and symbol as ``like``), through the gate."""
+        # Numbered past every child already known, including those of a run before a restart.
+        n = 1
+        while (cid := f"{parent_id}-sl{n}") in self.orders or cid in self.known_order_ids:
+            n += 1
+        child = Order(
+            cid,
+            like.strategy_id,
+            like.symbol,
+            side,
+            quantity,
+            OrderType.STOP,
+            stop_price=stop,
+            time_in_force=TimeInForce.GTC,
+            ts_created=self.clock.now_ns(),
+            parent_id=parent_id,
+        )
+        self.submit(child)
+
+    @property
+    def _protective(self) -> list[Order]:
+        return [o for o in self._working.values() if o.parent_id is not None]
+
+    def _prune_protective(self, symbol: str) -> None:
+        """Keep the protective stops of ``symbol`` covering exactly what is held: cancel them
+        when the position is flat or flipped; when they cover more than is held, cancel the
+        newest and re-place the part of the last one that is still needed."""
+        held = self.portfolio.quantity(symbol)
+        guards = [o for o in self._protective if o.symbol == symbol and o.is_open]
+        keep: list[Order] = []
+        for o in guards:
+            # A stop protects a long when it sells, a short when it buys.
+            if held == 0 or (held > 0) == (o.side is OrderSide.BUY):
+                self.cancel(o.client_order_id)
+            else:
+                keep.append(o)
+        covered = sum((o.leaves_quantity for o in keep), Decimal(0))
+        for o in sorted(keep, key=lambda o: (o.ts_created, o.client_order_id), reverse=True):
+            if covered <= abs(held):
+                break
+            covered -= o.leaves_quantity
+            self.cancel(o.client_order_id)
+            still_needed = abs(held) - covered
+            if still_needed > 0 and o.parent_id is not None and o.stop_price is not None:
+                self._place_stop(o.parent_id, o, o.side, o.stop_price, still_needed)
+                covered += still_needed
