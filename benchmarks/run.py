@@ -101,6 +101,7 @@ def gate_cost(n: int = 200_000) -> dict[str, object]:
             max_open_orders=100,
             max_orders_per_second=10**9,
             allowed_symbols=frozenset(reg.by_symbol),
+            max_portfolio_heat=1.0,
         )
     )
     orders = [

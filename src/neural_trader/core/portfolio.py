@@ -165,6 +165,12 @@ class Portfolio:
     def cash_f(self) -> float:
         return self._cash_f
 
+    def held_f(self) -> list[tuple[str, float, float, float]]:
+        """(symbol, quantity, last price, multiplier) of each open position, as floats."""
+        last = self.last_price
+        mult = self._mult_f
+        return [(sym, q, last[sym], mult[sym]) for sym, q in self._qty_f.items() if q]
+
     def book(self) -> tuple[float, float, float]:
         """(equity, gross exposure, net exposure) at the last marks, in one pass."""
         last = self.last_price

@@ -269,7 +269,7 @@ class PreTradeGate:
                     {"net_leverage": net, "limit": lim.max_net_leverage},
                 )
         if lim.max_portfolio_heat is not None:
-            heat = portfolio_heat(portfolio, working_orders, order, price) / equity
+            heat = portfolio_heat(portfolio, working_orders, order, price, book_gross) / equity
             if heat > lim.max_portfolio_heat:
                 return OrderDenied(
                     order,
@@ -280,8 +280,7 @@ class PreTradeGate:
         return None
 
 
-def _is_stop(order: Order) -> bool:
-    return order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 
 
 def _risk(quantity: float, price: float, stop: float | None, direction: int) -> float:
@@ -297,58 +296,86 @@ def portfolio_heat(
     working_orders: Collection[Order],
     order: Order | None = None,
     order_price: float | None = None,
+    gross: float | None = None,
 ) -> float:
     """Cash lost if every stop is hit: held positions against the stop orders that would close
-    them, plus working entries (and ``order``, if given) against their own stop losses."""
+    them, plus working entries (and ``order``, if given) against their own stop losses.
+
+    ``gross`` is the book's gross exposure when the caller has it: with no stop working, every
+    position is at risk in full, which is exactly that.
+    """
     stops: dict[str, list[tuple[float, float, int]]] = {}  # symbol: (stop, quantity, side)
     entries = [] if order is None or order.parent_id is not None else [order]
     for o in working_orders:
-        if _is_stop(o) and o.stop_price is not None:
+        if o.stop_price is not None and o.order_type in STOP_TYPES:
             stops.setdefault(o.symbol, []).append(
                 (float(o.stop_price), float(o.leaves_quantity), o.side.sign)
             )
         if o.parent_id is None:
             entries.append(o)
-    total = 0.0
-    for pos in portfolio.open_positions():
-        qty = float(pos.quantity)
-        direction = 1 if qty > 0 else -1
-        price = portfolio.last_price.get(pos.symbol, float(pos.avg_price))
-        left = abs(qty)
-        # The stops on the closing side, tightest first: the first to fire lose the least.
-        closing = sorted(
-            (s for s in stops.get(pos.symbol, ()) if s[2] != direction),
-            key=lambda s: -s[0] * direction,
-        )
-        risk = 0.0
-        for stop, quantity, _side in closing:
-            covered = min(left, quantity)
-            risk += _risk(covered, price, stop, direction)
-            left -= covered
-            if left <= 0:
-                break
-        total += (risk + left * price) * float(pos.multiplier)
+    fast = not stops and gross is not None
+    held = [] if fast and len(entries) <= 1 else portfolio.held_f()
+    total = gross if fast and gross is not None else _held_risk(held, stops)
+    if len(entries) == 1:  # the common case: nothing else working
+        o = entries[0]
+        qty = float(o.leaves_quantity)
+        position = portfolio.quantity_f(o.symbol)
+        if position and (position > 0) != (o.side.sign > 0):
+            qty -= min(qty, abs(position))
+        return total + _entry_risk(o, portfolio, order_price if o is order else None, qty)
     # Entries against a position first close it; only what goes past flat adds risk. Which
     # entry fills first is unknown, so the closing is credited to the least risky ones first:
     # the figure is an upper bound.
-    priced = []
-    for o in entries:
-        px = _entry_price(o, portfolio)
-        if o is order and order_price is not None:
-            px = order_price
-        own_stop = None if o.stop_loss is None else float(o.stop_loss)
-        mult = float(portfolio.instruments.get(o.symbol).multiplier)
-        priced.append((_risk(1.0, px, own_stop, o.side.sign) * mult, o))
-    closable = {p.symbol: abs(float(p.quantity)) for p in portfolio.open_positions()}
-    for per_unit, o in sorted(priced, key=lambda item: item[0]):
+    priced = sorted(
+        ((_entry_risk(o, portfolio, order_price if o is order else None, 1.0), o) for o in entries),
+        key=lambda item: item[0],
+    )
+    closable = {symbol: abs(qty) for symbol, qty, _, _ in held}
+    for per_unit, o in priced:
         qty = float(o.leaves_quantity)
-        held = portfolio.quantity_f(o.symbol)
-        if held and (held > 0) != (o.side.sign > 0):
+        position = portfolio.quantity_f(o.symbol)
+        if position and (position > 0) != (o.side.sign > 0):
             closes = min(qty, closable.get(o.symbol, 0.0))
             closable[o.symbol] = closable.get(o.symbol, 0.0) - closes
             qty -= closes
         total += per_unit * qty
     return total
+
+
+def _held_risk(
+    held: list[tuple[str, float, float, float]], stops: dict[str, list[tuple[float, float, int]]]
+) -> float:
+    """Positions against the stops on their closing side, tightest first (the first to fire
+    lose the least); what no stop covers counts in full."""
+    total = 0.0
+    for symbol, qty, price, mult in held:
+        left = abs(qty)
+        guards = stops.get(symbol)
+        if guards:
+            direction = 1 if qty > 0 else -1
+            closing = sorted(
+                (s for s in guards if s[2] != direction), key=lambda s: -s[0] * direction
+            )
+            for stop, quantity, _side in closing:
+                covered = min(left, quantity)
+                total += _risk(covered, price, stop, direction) * mult
+                left -= covered
+                if left <= 0:
+                    break
+        total += left * price * mult
+    return total
+
+
+def _entry_risk(
+    order: Order, portfolio: Portfolio, price: float | None, quantity: float | None = None
+) -> float:
+    """Risk of an entry order (or of ``quantity`` units of it) against its own stop loss."""
+    px = price if price is not None else _entry_price(order, portfolio)
+    stop = None if order.stop_loss is None else float(order.stop_loss)
+    qty = float(order.leaves_quantity) if quantity is None else quantity
+    return _risk(qty, px, stop, order.side.sign) * float(
+        portfolio.instruments.get(order.symbol).multiplier
+    )
 
 
 def _entry_price(order: Order, portfolio: Portfolio) -> float:
