@@ -61,6 +61,8 @@ class Kernel:
         self._working: dict[str, Order] = {}
         # Ids of orders already sent in an earlier run; a replayed decision is not resent.
         self.known_order_ids: set[str] = set()
+        # The working protective stops of bracket entries (a subset of _working).
+        self._guards: dict[str, Order] = {}
         self._seq_ts = -1
         self._seq: dict[str, int] = {}
         self._matcher = venue if isinstance(venue, MatchingVenue) else None
@@ -177,6 +179,8 @@ class Kernel:
             return order
         order.transition(OrderStatus.SUBMITTED, self.clock.now_ns())
         self._working[order.client_order_id] = order
+        if order.parent_id is not None:
+            self._guards[order.client_order_id] = order
         self.bus.publish(OrderSubmitted(order))
         self.venue.submit(order, self.event_ts)
         return order
@@ -222,6 +226,8 @@ class Kernel:
         for order in open_orders:
             self.orders[order.client_order_id] = order
             self._working[order.client_order_id] = order
+            if order.parent_id is not None:
+                self._guards[order.client_order_id] = order
 
     # -- venue events -------------------------------------------------------------------------
     def _on_accepted(self, event: OrderAccepted) -> None:
@@ -230,21 +236,21 @@ class Kernel:
 
     def _on_rejected(self, event: OrderRejected) -> None:
         event.order.transition(OrderStatus.REJECTED, self.clock.now_ns(), event.reason)
-        self._working.pop(event.order.client_order_id, None)
+        self._finished(event.order.client_order_id)
 
     def _on_canceled(self, event: OrderCanceled) -> None:
         event.order.transition(OrderStatus.CANCELED, self.clock.now_ns(), event.reason)
-        self._working.pop(event.order.client_order_id, None)
+        self._finished(event.order.client_order_id)
 
     def _on_expired(self, event: OrderExpired) -> None:
         event.order.transition(OrderStatus.EXPIRED, self.clock.now_ns())
-        self._working.pop(event.order.client_order_id, None)
+        self._finished(event.order.client_order_id)
 
     def _on_filled(self, event: OrderFilled) -> None:
         fill = event.fill
         event.order.fill(fill.quantity, fill.price, fill.ts)
         if event.order.is_terminal:
-            del self._working[event.order.client_order_id]
+            self._finished(event.order.client_order_id)
         position = self.portfolio.apply_fill(fill)
         if self.bus.has_subscribers(PositionChanged):
             self.bus.publish(
@@ -260,7 +266,7 @@ class Kernel:
         order = event.order
         if order.stop_loss is not None and order.parent_id is None:
             self._protect(order, fill.quantity)
-        if self._protective:
+        if self._guards:
             self._prune_protective(fill.symbol)
         strategy = self.strategies.get(fill.strategy_id)
         if strategy is not None:
@@ -295,16 +301,16 @@ class Kernel:
         )
         self.submit(child)
 
-    @property
-    def _protective(self) -> list[Order]:
-        return [o for o in self._working.values() if o.parent_id is not None]
+    def _finished(self, client_order_id: str) -> None:
+        self._working.pop(client_order_id, None)
+        self._guards.pop(client_order_id, None)
 
     def _prune_protective(self, symbol: str) -> None:
         """Keep the protective stops of ``symbol`` covering exactly what is held: cancel them
         when the position is flat or flipped; when they cover more than is held, cancel the
         newest and re-place the part of the last one that is still needed."""
         held = self.portfolio.quantity(symbol)
-        guards = [o for o in self._protective if o.symbol == symbol and o.is_open]
+        guards = [o for o in self._guards.values() if o.symbol == symbol and o.is_open]
         keep: list[Order] = []
         for o in guards:
             # A stop protects a long when it sells, a short when it buys.
