@@ -235,6 +235,10 @@ class RiskSettings(Section):
 class NeuralSettings(Section):
     models: StrList = Field(default_factory=lambda: ["lstm", "transformer"])
     device: Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_lower)] = "auto"
+    # Model weights (safetensors) live here; the registry itself is in the database.
+    models_dir: UserPath = Path("./data/models")
+    # Live error over the registered test error above this ratio flags drift.
+    drift_ratio: float = Field(default=1.5, gt=1)
 
 
 class MemorySettings(Section):

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from neural_trader.brokers.paper import FeeModel
 from neural_trader.config import Settings, load_settings
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import list_datasets, load_bars
-from neural_trader.errors import NeuralTraderError, RiskError, ServiceError
+from neural_trader.errors import NeuralError, NeuralTraderError, RiskError, ServiceError
 from neural_trader.risk.analyze import DEFAULT_BENCHMARK, analyze
 from neural_trader.risk.gate import limits_from
 from neural_trader.risk.report import RiskReport
@@ -35,6 +35,10 @@ from neural_trader.trading.holdings import Holdings, holdings
 from neural_trader.trading.performance import account_performance
 from neural_trader.trading.results import buy_and_hold, result_dict, trade_rows
 from neural_trader.trading.session import STREAM, PaperSession
+
+if TYPE_CHECKING:  # torch loads only when a neural model is used
+    from neural_trader.neural.service import NeuralService
+    from neural_trader.storage.registry import ModelRecord
 
 
 @dataclass
@@ -77,6 +81,7 @@ class NeuralTrader:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self._store: Store | None = None
+        self._neural: NeuralService | None = None
         self._session: PaperSession | None = None
         self._stop: asyncio.Event | None = None
         self._closed = False
@@ -220,6 +225,36 @@ class NeuralTrader:
         )
         return report, held
 
+    # -- neural -------------------------------------------------------------------------------
+    @property
+    def neural(self) -> NeuralService:
+        self._alive()
+        if self._neural is None:
+            from neural_trader.neural.service import NeuralService
+
+            self._neural = NeuralService(self.settings.neural, self.store)
+        return self._neural
+
+    def train_model(self, architecture: str, symbol: str = "SPX", **options: Any) -> ModelRecord:
+        """Train ``architecture`` (lstm, transformer, gan) on a bundled symbol and register it
+        in staging; ``options`` are :class:`TrainSpec` fields (epochs, window, end, hparams...).
+        Runs in the worker thread, like an API job, and waits for it."""
+        from neural_trader.neural.service import TrainSpec
+
+        job = self.neural.submit(TrainSpec(architecture, symbol, **options))
+        done = self.neural.wait(job.id)
+        if done.status != "succeeded" or done.result is None:
+            raise NeuralError(f"training {done.status}: {done.error or done.message}")
+        return self.neural.registry.get_model(done.result["name"], done.result["version"])
+
+    def predict(
+        self, model: str, symbol: str | None = None, as_of: str | None = None
+    ) -> dict[str, Any]:
+        """The registered model's forecast (production version, else newest staging)."""
+        from neural_trader.neural.service import model_name
+
+        return self.neural.predict(model_name(model, symbol), symbol, as_of).as_dict()
+
     # -- trading ------------------------------------------------------------------------------
     async def start_trading(
         self, *, speed: float | None = None, until_end: bool = True, account: str = "paper"
@@ -323,6 +358,9 @@ class NeuralTrader:
             self._stop.set()
         while self._session is not None:
             await asyncio.sleep(0.01)
+        if self._neural is not None:
+            self._neural.close()
+            self._neural = None
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -12,6 +12,7 @@ import typer
 
 from neural_trader.cli.backtest import backtest
 from neural_trader.cli.data import data_app
+from neural_trader.cli.neural import models_app, predict, synth, train
 from neural_trader.cli.performance import performance
 from neural_trader.cli.report import report
 from neural_trader.cli.risk import risk
@@ -31,6 +32,10 @@ app.command()(risk)
 app.command()(report)
 app.command()(performance)
 app.add_typer(data_app, name="data")
+app.command()(train)
+app.command()(predict)
+app.command()(synth)
+app.add_typer(models_app, name="models")
 
 
 def main(argv: list[str] | None = None) -> int:
