@@ -260,7 +260,7 @@ def promote(
 ) -> None:
     """Make a version the production one (the previous production version is archived)."""
     with _service(config, set_) as service:
-        record = service.registry.promote(name, version)
+        record = service.promote(name, version)
     if json_out:
         print_json(_summary(record))
     else:
@@ -273,7 +273,7 @@ def rollback(
 ) -> None:
     """Archive the production version and restore the one before it."""
     with _service(config, set_) as service:
-        record = service.registry.rollback(name)
+        record = service.rollback(name)
     if json_out:
         print_json(_summary(record))
     else:

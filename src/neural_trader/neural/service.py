@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -20,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from neural_trader.config import NeuralSettings
+from neural_trader.core.market_data import BarSeries
 from neural_trader.data import load_bars
 from neural_trader.data.catalog import TimeBound
 from neural_trader.errors import NeuralError
@@ -32,20 +31,18 @@ from neural_trader.neural.device import select_device
 from neural_trader.neural.evaluation import evaluate_model, forecast_metrics
 from neural_trader.neural.features import (
     FEATURE_NAMES,
-    Normaliser,
     build_features,
-    ohlcv_features,
     prepare_dataset,
 )
 from neural_trader.neural.gan import GanHyperparameters, ReturnGan, train_gan
-from neural_trader.neural.models import ARCHITECTURES, Forecaster, build_model, predict
+from neural_trader.neural.models import ARCHITECTURES, build_model, predict
+from neural_trader.neural.monitoring import monitor
+from neural_trader.neural.serving import GAN, VOL_WINDOW, Forecast, LoadedModel, ModelServer
 from neural_trader.neural.stylized import compare, log_returns
 from neural_trader.neural.training import EpochMetrics, TrainConfig, train_model
 from neural_trader.storage import Store
 from neural_trader.storage.registry import JobRecord, ModelRecord, RegistryStore
 
-GAN = "gan"
-VOL_WINDOW = 20
 Progress = Callable[[int, int, dict[str, float]], None]
 
 
@@ -96,34 +93,6 @@ class TrainSpec:
         return out
 
 
-@dataclass(frozen=True)
-class Forecast:
-    """One forecast: per horizon the quantiles, the median and its conformal interval."""
-
-    model: str
-    version: int
-    symbol: str
-    as_of: int  # the last bar the forecast saw (ns)
-    horizons: list[int]
-    quantiles: dict[str, list[float]]  # "0.1" -> one value per horizon
-    median: list[float]
-    lower: list[float]
-    upper: list[float]
-    coverage: float  # nominal coverage of [lower, upper]
-    latency_ms: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class _Loaded:
-    record: ModelRecord
-    model: Forecaster
-    normaliser: Normaliser
-    radius: np.ndarray
-
-
 def model_name(model: str, symbol: str | None) -> str:
     """``lstm`` + ``SPX`` → ``lstm-SPX``; a full name passes through."""
     m = model.strip()
@@ -146,7 +115,7 @@ class NeuralService:
         self.device = select_device(settings.device)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nt-train")
         self._jobs: dict[str, tuple[threading.Event, Future[ModelRecord]]] = {}
-        self._cache: dict[tuple[str, int], _Loaded] = {}
+        self.server = ModelServer(self.registry, settings.models_dir)
 
     # -- training -----------------------------------------------------------------------------
     def train(
@@ -365,54 +334,8 @@ class NeuralService:
         self._pool.shutdown(wait=True)
 
     # -- serving ------------------------------------------------------------------------------
-    def load(self, name: str, version: int | None = None) -> _Loaded:
-        record = self.registry.get_model(name, version)
-        if record.architecture == GAN:
-            raise NeuralError(f"{name} is a GAN: it samples paths (synth), it does not forecast")
-        key = (record.name, record.version)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        state = load_weights(self.settings.models_dir / record.artifact, record.artifact_sha256)
-        model = build_model(record.architecture, record.hparams)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise NeuralError(
-                f"{name} v{record.version}: weights do not fit the model: {exc}"
-            ) from None
-        model.eval()
-        loaded = _Loaded(
-            record=record,
-            model=model,
-            normaliser=Normaliser.from_dict(record.training["normaliser"]),
-            radius=np.asarray(record.metrics["conformal"]["radius"], dtype=np.float64),
-        )
-        self._cache[key] = loaded
-        return loaded
-
-    def _windows(
-        self, loaded: _Loaded, symbol: str, start: TimeBound, end: TimeBound
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalised windows ending at each bar of [start, end] (history before ``start`` is
-        read for the warm-up), their end times and closes."""
-        window = int(loaded.record.hparams["window"])
-        vol_window = int(loaded.record.training.get("vol_window", VOL_WINDOW))
-        bars = load_bars(symbol, None, end)
-        raw = ohlcv_features(bars, vol_window)
-        x = loaded.normaliser.transform(raw)
-        first = vol_window + window - 1  # the first row whose window has no warm-up NaN
-        if bars.ts.size <= first:
-            raise NeuralError(
-                f"{symbol} has {bars.ts.size} bars up to {end}: a forecast needs {first + 1}"
-            )
-        ends = np.arange(first, bars.ts.size)
-        if start is not None:
-            start_ts = int(load_bars(symbol, start, end).ts[0])
-            ends = ends[bars.ts[ends] >= start_ts]
-        view = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)  # (T-w+1, F, w)
-        windows = view[ends - (window - 1)].transpose(0, 2, 1).astype(np.float32)
-        return windows, bars.ts[ends], np.asarray(bars.close, dtype=np.float64)
+    def load(self, name: str, version: int | None = None) -> LoadedModel:
+        return self.server.load(name, version)
 
     def predict(
         self,
@@ -421,109 +344,34 @@ class NeuralService:
         as_of: TimeBound = None,
         version: int | None = None,
     ) -> Forecast:
-        """The forecast from the last bar at or before ``as_of`` (default: the latest)."""
-        t0 = time.perf_counter()
-        loaded = self.load(name, version)
-        sym = symbol or loaded.record.symbol
-        window = int(loaded.record.hparams["window"])
-        vol_window = int(loaded.record.training.get("vol_window", VOL_WINDOW))
-        bars = load_bars(sym, None, as_of)
-        tail = bars.slice_time(int(bars.ts[max(0, bars.ts.size - window - vol_window - 1)]), None)
-        raw = ohlcv_features(tail, vol_window)[-window:]
-        if raw.shape[0] < window or not np.all(np.isfinite(raw)):
-            raise NeuralError(
-                f"{sym} has too little history before {as_of} for a {window}-bar window"
-            )
-        x = torch.from_numpy(loaded.normaliser.transform(raw)[None].astype(np.float32))
-        with torch.no_grad():
-            q = loaded.model(x)[0].numpy().astype(np.float64)  # (H, Q)
-        return self._forecast(loaded, sym, int(bars.ts[-1]), q, t0)
+        """The forecast from the last bundled bar at or before ``as_of`` (default: latest)."""
+        return self.server.predict(name, symbol, as_of, version)
+
+    def predict_bars(self, name: str, bars: BarSeries, version: int | None = None) -> Forecast:
+        """The forecast from the last of ``bars``: the path a strategy uses on every bar."""
+        return self.server.predict_bars(name, bars, version)
 
     def predict_batch(
         self, name: str, start: TimeBound, end: TimeBound = None, symbol: str | None = None
     ) -> list[Forecast]:
         """A forecast from every bar in [start, end], in one batched pass."""
-        t0 = time.perf_counter()
-        loaded = self.load(name)
-        sym = symbol or loaded.record.symbol
-        windows, ends, _ = self._windows(loaded, sym, start, end)
-        q = predict(loaded.model, torch.from_numpy(windows)).numpy().astype(np.float64)
-        return [self._forecast(loaded, sym, int(ts), q[i], t0) for i, ts in enumerate(ends)]
+        return self.server.predict_batch(name, start, end, symbol)
 
-    def _forecast(
-        self, loaded: _Loaded, symbol: str, as_of: int, q: np.ndarray, t0: float
-    ) -> Forecast:
-        quantiles = loaded.model.quantiles
-        median = q[:, quantiles.index(0.5)]
-        return Forecast(
-            model=loaded.record.name,
-            version=loaded.record.version,
-            symbol=symbol,
-            as_of=as_of,
-            horizons=list(loaded.model.horizons),
-            quantiles={f"{p:g}": [float(v) for v in q[:, i]] for i, p in enumerate(quantiles)},
-            median=[float(v) for v in median],
-            lower=[float(v) for v in median - loaded.radius],
-            upper=[float(v) for v in median + loaded.radius],
-            coverage=1 - float(loaded.record.metrics["conformal"]["alpha"]),
-            latency_ms=(time.perf_counter() - t0) * 1e3,
-        )
+    def promote(self, name: str, version: int) -> ModelRecord:
+        record = self.registry.promote(name, version)
+        self.server.forget(name)
+        return record
 
-    # -- monitoring ---------------------------------------------------------------------------
+    def rollback(self, name: str) -> ModelRecord:
+        record = self.registry.rollback(name)
+        self.server.forget(name)
+        return record
+
     def monitor(
         self, name: str, start: TimeBound, end: TimeBound = None, version: int | None = None
     ) -> dict[str, Any]:
-        """Live error of the median forecast on bars from ``start`` against the registered
-        test error: the ratio per horizon, a Mann–Whitney test of the absolute errors, and
-        ``drift`` when the error grew past ``neural.drift_ratio`` or the test says it did."""
-        loaded = self.load(name, version)
-        record = loaded.record
-        train_end = int(record.training["splits"]["test"][1])
-        windows, ends, closes = self._windows(loaded, record.symbol, start, end)
-        if int(ends[0]) <= train_end:
-            raise NeuralError(
-                f"monitoring must start after the model's data ({name} saw data up to "
-                f"{np.datetime64(train_end, 'ns')}); pass a later start"
-            )
-        q = predict(loaded.model, torch.from_numpy(windows)).numpy()
-        median = q[:, :, loaded.model.quantiles.index(0.5)].astype(np.float64)
-        bars_ts = load_bars(record.symbol, None, end).ts
-        rows = np.searchsorted(bars_ts, ends)
-        log_close = np.log(closes)
-        out: dict[str, Any] = {"model": name, "version": record.version, "horizons": []}
-        drift = False
-        for j, h in enumerate(loaded.model.horizons):
-            known = rows + h < log_close.size
-            if not np.any(known):
-                continue
-            realised = log_close[rows[known] + h] - log_close[rows[known]]
-            errors = realised - median[known, j]
-            live = forecast_metrics(realised, median[known, j])
-            test_rmse = float(record.metrics["test_rmse"][j])
-            ratio = live.rmse / test_rmse
-            reference = np.asarray(record.metrics["test_abs_errors"][j], dtype=np.float64)
-            p_value = None
-            if reference.size >= 10 and errors.size >= 10:
-                p_value = float(
-                    stats.mannwhitneyu(np.abs(errors), reference, alternative="greater").pvalue
-                )
-            flagged = ratio > self.settings.drift_ratio or (p_value is not None and p_value < 0.01)
-            drift = drift or flagged
-            out["horizons"].append(
-                {
-                    "horizon": h,
-                    "windows": int(known.sum()),
-                    "live_rmse": live.rmse,
-                    "test_rmse": test_rmse,
-                    "ratio": ratio,
-                    "p_value": p_value,
-                    "drift": flagged,
-                }
-            )
-        if not out["horizons"]:
-            raise NeuralError("no forecast in that span has a realised outcome yet")
-        out["drift"] = drift
-        return out
+        """Live error against the registered test error, with drift flagged."""
+        return monitor(self.server, name, start, end, version, self.settings.drift_ratio)
 
     # -- synthetic paths ----------------------------------------------------------------------
     def sample_paths(

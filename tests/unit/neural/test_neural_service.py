@@ -164,3 +164,33 @@ def test_gan_trains_registers_and_samples_reproducibly(service: NeuralService) -
     assert a.shape == (5, 40) and np.array_equal(a, b) and np.all(np.isfinite(a))
     with pytest.raises(NeuralError, match="is a GAN"):
         service.predict("gan-SPX")
+
+
+def test_forecast_from_a_strategys_recent_bars_equals_the_catalog_forecast(
+    service: NeuralService, trained: ModelRecord
+) -> None:
+    bars = load_bars("SPX", end="2014-03-03")
+    from_catalog = service.predict("lstm-SPX", as_of="2014-03-03")
+    need = trained.hparams["window"] + 20  # window rows after a 20-bar volatility warm-up
+    recent = bars.slice_time(int(bars.ts[-need]), None)
+    assert len(recent) == need
+    from_bars = service.predict_bars("lstm-SPX", recent)
+    assert from_bars.quantiles == from_catalog.quantiles
+    assert from_bars.as_of == int(bars.ts[-1])
+    # A longer history gives the same forecast: only the last window matters.
+    assert service.predict_bars("lstm-SPX", bars).quantiles == from_catalog.quantiles
+    short = bars.slice_time(int(bars.ts[-need + 1]), None)
+    with pytest.raises(NeuralError, match=f"needs {need} bars of SPX for one forecast, got"):
+        service.predict_bars("lstm-SPX", short)
+
+
+def test_a_promotion_through_the_service_is_served_at_once(service: NeuralService) -> None:
+    service.train(spec(epochs=1))
+    service.train(spec(epochs=1, seed=1))
+    assert service.predict("lstm-SPX").version == 2  # newest staging
+    service.promote("lstm-SPX", 1)
+    assert service.predict("lstm-SPX").version == 1
+    service.promote("lstm-SPX", 2)
+    assert service.predict("lstm-SPX").version == 2
+    assert service.rollback("lstm-SPX").version == 1
+    assert service.predict("lstm-SPX").version == 1
