@@ -10,7 +10,7 @@ Everything it does is a thin composition of the services below it; it owns their
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from neural_trader.config import Settings, load_settings
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import list_datasets, load_bars
 from neural_trader.errors import NeuralError, NeuralTraderError, RiskError, ServiceError
-from neural_trader.risk.analyze import DEFAULT_BENCHMARK, analyze
+from neural_trader.risk.analyze import DEFAULT_BENCHMARK, analyze, synthetic_scenarios
 from neural_trader.risk.gate import limits_from
 from neural_trader.risk.report import RiskReport
 from neural_trader.risk.var import METHODS
@@ -170,11 +170,18 @@ class NeuralTrader:
         stop_distances: list[float] | None = None,
         stress: bool = True,
         prices: Path | None = None,
+        gan: str | None = None,
+        gan_paths: int = 1000,
+        gan_horizon: int = 21,
     ) -> RiskReport:
         """VaR/CVaR by every method, volatility, drawdown, beta, exposures, heat, component
-        VaR and stress replays of a weighted basket of bundled symbols (or ``prices``)."""
+        VaR and stress replays of a weighted basket of bundled symbols (or ``prices``); with
+        ``gan`` (a registered GAN, e.g. ``gan-SPX``) also the loss over ``gan_paths`` generated
+        paths of ``gan_horizon`` days of its factor."""
         self._alive()
-        return analyze(
+        if gan is not None and prices is not None:
+            raise RiskError("generated stress scenarios need the bundled history: drop --prices")
+        report = analyze(
             symbols,
             weights,
             confidence=confidence,
@@ -187,6 +194,19 @@ class NeuralTrader:
             stop_distances=stop_distances,
             stress=stress,
         )
+        if gan is None:
+            return report
+        record = self.neural.registry.get_model(gan)
+        if gan_paths < 2 or gan_horizon < 1:
+            raise RiskError(
+                f"need at least 2 paths of 1 day or more, got {gan_paths}, {gan_horizon}"
+            )
+        paths = self.neural.sample_paths(gan, gan_paths, gan_horizon)
+        synthetic = synthetic_scenarios(
+            symbols, weights, record.symbol, paths, confidence, start=start, end=end,
+            source=f"{record.name} v{record.version}",
+        )  # fmt: skip
+        return replace(report, synthetic=synthetic)
 
     def analyze_portfolio_risk(
         self,

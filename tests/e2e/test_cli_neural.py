@@ -65,3 +65,12 @@ def test_synth_writes_gan_paths(env: dict[str, str], tmp_path: Path) -> None:
     assert len(frame) == 7 * 30 and set(frame["path"]) == set(range(7))
     first = frame[frame["path"] == 0]
     assert first["price"].iloc[-1] == pytest.approx(math.exp(first["log_return"].sum()))
+    risk = cli(
+        ["risk", "--symbols", "XOM,CVX", "--weights", "0.5,0.5", "--end", "2015-12-31",
+         "--no-stress", "--gan", "gan-SPX", "--gan-paths", "200", "--gan-horizon", "5", "--json"],
+        env,
+    )  # fmt: skip
+    assert risk.returncode == 0, risk.stderr
+    synthetic = json.loads(risk.stdout)["synthetic"]
+    assert synthetic["paths"] == 200 and synthetic["horizon"] == 5 and synthetic["var"] > 0
+    assert synthetic["beta"] == pytest.approx(json.loads(risk.stdout)["beta"], rel=1e-9)

@@ -55,6 +55,11 @@ def risk(
     stress: Annotated[bool, typer.Option(help="Replay the historical stress windows.")] = True,
     value: Annotated[float, typer.Option(help="Portfolio value for amounts.")] = 100_000.0,
     paths: Annotated[int, typer.Option(help="Monte Carlo paths.")] = 100_000,
+    gan: Annotated[
+        str | None, typer.Option(help="Registered GAN (e.g. gan-SPX) to draw stress paths from.")
+    ] = None,
+    gan_paths: Annotated[int, typer.Option(help="Generated paths.")] = 1000,
+    gan_horizon: Annotated[int, typer.Option(help="Days per generated path.")] = 21,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -65,10 +70,10 @@ def risk(
     nt = NeuralTrader(settings_from(config, set_))
     try:
         if account is not None:
-            if symbols or weights or prices:
+            if symbols or weights or prices or gan:
                 raise RiskError(
                     "--account reads the positions from the account: drop --symbols, --weights, "
-                    "--prices"
+                    "--prices, --gan"
                 )
             report, held = nt.analyze_portfolio_risk(
                 account, confidence, horizon, methods, benchmark=bench, stress=stress
@@ -90,6 +95,9 @@ def risk(
                 stop_distances=None if stops is None else _floats(stops, "--stops"),
                 stress=stress,
                 prices=prices,
+                gan=gan,
+                gan_paths=gan_paths,
+                gan_horizon=gan_horizon,
             )
     finally:
         asyncio.run(nt.shutdown())
@@ -155,5 +163,12 @@ def _print(report: RiskReport, value: float) -> None:
         for name, why in report.stress.skipped.items():
             st.add_row(name, why, "", "", "")
         console.print(st)
+    if report.synthetic is not None:
+        g = report.synthetic
+        console.print(
+            f"generated stress ({g.source}, {g.paths:,} paths of {g.horizon} days of {g.factor}, "
+            f"beta {g.beta:.2f}): VaR {g.var:.2%}  CVaR {g.cvar:.2%}  worst {g.worst_return:.2%}  "
+            f"median max drawdown {g.median_max_drawdown:.2%}  worst {g.worst_max_drawdown:.2%}"
+        )
     for note in report.notes:
         console.print(f"note: {note}")

@@ -10,9 +10,11 @@ import pandas as pd
 
 from neural_trader.data.catalog import TimeBound
 from neural_trader.errors import DataError, RiskError
+from neural_trader.risk.measures import portfolio_returns
 from neural_trader.risk.report import RiskReport, risk_report
 from neural_trader.risk.returns import aligned_benchmark, bundled_frame, file_returns
 from neural_trader.risk.stress import run_all
+from neural_trader.risk.synthetic import SyntheticStress, synthetic_stress
 from neural_trader.risk.var import METHODS
 
 DEFAULT_BENCHMARK = "SPX"
@@ -72,3 +74,27 @@ def analyze(
         symbols, weights, returns, span, confidence, horizon, methods, paths,
         benchmark=bench, stop_distances=stop_distances, stress=suite, source=source, notes=notes,
     )  # fmt: skip
+
+
+def synthetic_scenarios(
+    symbols: list[str],
+    weights: list[float],
+    factor: str,
+    factor_log_paths: np.ndarray,
+    confidence: float = 0.99,
+    *,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    source: str = "generator",
+) -> SyntheticStress:
+    """The basket's loss over generated paths of ``factor`` (a bundled symbol), through its
+    beta to that factor on the bundled history from ``start`` to ``end``."""
+    if len(weights) != len(symbols):
+        raise RiskError(f"{len(weights)} weights for {len(symbols)} symbols")
+    frame = bundled_frame(symbols, start, end)
+    r = portfolio_returns(frame.to_numpy(dtype=np.float64), np.asarray(weights, dtype=np.float64))
+    try:
+        f = aligned_benchmark(factor, pd.DatetimeIndex(frame.index))
+    except DataError as exc:
+        raise RiskError(f"factor {factor!r}: {exc}") from None
+    return synthetic_stress(r, f, factor_log_paths, confidence, factor=factor, source=source)

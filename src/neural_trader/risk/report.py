@@ -20,6 +20,7 @@ from neural_trader.risk.components import (
 )
 from neural_trader.risk.measures import portfolio_returns
 from neural_trader.risk.stress import StressSuite
+from neural_trader.risk.synthetic import SyntheticStress
 from neural_trader.risk.var import METHODS, VaRResult, value_at_risk
 
 
@@ -41,6 +42,7 @@ class RiskReport:
     beta: float | None = None
     heat: float | None = None
     stress: StressSuite | None = None
+    synthetic: SyntheticStress | None = None
     source: str = "weights"
     notes: list[str] = field(default_factory=list)
 
