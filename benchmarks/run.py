@@ -10,6 +10,7 @@ Figures:
   bars in this run, so the kernel's speed is also a ratio measured here.
 * pre_trade_gate_per_order — one risk check with every limit on: µs per order.
 * batched_var_10_assets_2520_days, monte_carlo_var_1m_paths_10_assets — see risk_figures.py.
+* neural_inference_*, neural_training_* — see neural_figures.py.
 * profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
 """
 
@@ -33,6 +34,7 @@ from neural_trader.strategies import SmaCross, Strategy
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from neural_figures import neural_figures
 from reference_backtesting_py import bars_per_second as reference_bars_per_second
 from risk_figures import batched_var, monte_carlo
 
@@ -180,6 +182,7 @@ def main() -> int:
     figures["pre_trade_gate_per_order"] = gate_cost()
     figures["batched_var_10_assets_2520_days"] = batched_var()
     figures["monte_carlo_var_1m_paths_10_assets"] = monte_carlo()
+    figures.update(neural_figures())
 
     profiler = cProfile.Profile()
     profiler.enable()
