@@ -30,6 +30,7 @@ from neural_trader.risk.report import RiskReport
 from neural_trader.risk.var import METHODS
 from neural_trader.storage import Store
 from neural_trader.strategies import Strategy, strategy_class
+from neural_trader.strategies.services import StrategyServices, attach_services
 from neural_trader.trading.backtest import BacktestConfig, BacktestResult, run_backtest
 from neural_trader.trading.holdings import Holdings, holdings
 from neural_trader.trading.performance import account_performance
@@ -128,9 +129,9 @@ class NeuralTrader:
         """Run ``strategy`` (a name plus ``params``, or an instance) over bundled or given data."""
         self._alive()
         if isinstance(strategy, str):
-            strat = strategy_class(strategy).from_params(params)
+            strat = self.strategy(strategy, params)
         else:
-            strat = strategy
+            strat = attach_services(strategy, self.services)
         if data is not None:
             series = data if isinstance(data, list) else [data]
         else:
@@ -245,6 +246,18 @@ class NeuralTrader:
         )
         return report, held
 
+    @property
+    def services(self) -> StrategyServices:
+        """What strategies built here are given: the NeuralService's forecasts, on first use."""
+        return StrategyServices(forecasts=lambda: self.neural)
+
+    def strategy(
+        self, name: str, params: dict[str, Any] | None = None, symbols: list[str] | None = None
+    ) -> Strategy:
+        """A registered strategy with validated ``params`` and the services it needs."""
+        built = strategy_class(name).from_params(params or {}, None, symbols)
+        return attach_services(built, self.services)
+
     # -- neural -------------------------------------------------------------------------------
     @property
     def neural(self) -> NeuralService:
@@ -284,7 +297,7 @@ class NeuralTrader:
         self._alive()
         if self._session is not None:
             raise ServiceError("trading is already running")
-        self._session = PaperSession(self.settings, self.store, account)
+        self._session = PaperSession(self.settings, self.store, account, self.services)
         self._stop = asyncio.Event()
         try:
             await self._session.run(

@@ -26,8 +26,10 @@ from neural_trader.data import load_bars, load_file
 from neural_trader.errors import ConfigError
 from neural_trader.risk.gate import limits_from
 from neural_trader.strategies import strategy_class
+from neural_trader.strategies.services import attach_services
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
 from neural_trader.trading.results import buy_and_hold, new_run_id, result_dict, save_run
+from neural_trader.trading.session import local_services
 
 
 def _decimal(value: str | None, name: str, default: Decimal) -> Decimal:
@@ -75,7 +77,7 @@ def backtest(
     settings = settings_from(config, set_)
     paper = settings.paper
     params = parse_pairs(param, "--param")
-    strat = strategy_class(strategy).from_params(params)
+    strat = attach_services(strategy_class(strategy).from_params(params), local_services(settings))
     symbols = [s.strip() for item in symbol for s in item.split(",") if s.strip()]
     series: list[BarSeries]
     if data_file is not None:

@@ -259,6 +259,7 @@ class NeuralService:
         version = self.registry.next_version(spec.name)
         path = artifact_path(self.settings.models_dir, spec.name, version)
         sha = save_weights(state, path)
+        self.server.forget(spec.name)  # the new version may be what the name resolves to now
         return self.registry.add_model(
             name=spec.name,
             architecture=spec.architecture,
@@ -346,6 +347,10 @@ class NeuralService:
     ) -> Forecast:
         """The forecast from the last bundled bar at or before ``as_of`` (default: latest)."""
         return self.server.predict(name, symbol, as_of, version)
+
+    def history_needed(self, name: str) -> int:
+        """Bars a forecast from ``name`` needs (its window and volatility warm-up)."""
+        return self.server.load(name).history_needed
 
     def predict_bars(self, name: str, bars: BarSeries, version: int | None = None) -> Forecast:
         """The forecast from the last of ``bars``: the path a strategy uses on every bar."""

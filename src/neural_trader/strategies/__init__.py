@@ -2,11 +2,17 @@
 
 from neural_trader.errors import StrategyError
 from neural_trader.strategies.base import Param, Strategy
+from neural_trader.strategies.ensemble import Ensemble
 from neural_trader.strategies.mean_reversion import MeanReversion
 from neural_trader.strategies.momentum import Momentum
+from neural_trader.strategies.neural_forecast import NeuralForecast
+from neural_trader.strategies.pairs import PairsTrading
 from neural_trader.strategies.sma_cross import SmaCross
 
-REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in (SmaCross, Momentum, MeanReversion)}
+REGISTRY: dict[str, type[Strategy]] = {
+    cls.name: cls
+    for cls in (SmaCross, Momentum, MeanReversion, PairsTrading, Ensemble, NeuralForecast)
+}
 
 
 def strategy_class(name: str) -> type[Strategy]:
@@ -20,8 +26,11 @@ def strategy_class(name: str) -> type[Strategy]:
 
 __all__ = [
     "REGISTRY",
+    "Ensemble",
     "MeanReversion",
     "Momentum",
+    "NeuralForecast",
+    "PairsTrading",
     "Param",
     "SmaCross",
     "Strategy",

@@ -33,6 +33,8 @@ from neural_trader.risk.breaker import BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
 from neural_trader.strategies import strategy_class
+from neural_trader.strategies.neural_forecast import ForecastSource
+from neural_trader.strategies.services import StrategyServices, attach_services
 from neural_trader.trading.backtest import replay
 from neural_trader.trading.breaker import BreakerMonitor, breaker_config
 from neural_trader.trading.instruments import default_instrument
@@ -60,7 +62,13 @@ class SessionStatus:
 
 
 class PaperSession:
-    def __init__(self, settings: Settings, store: Store, account: str = "paper") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        account: str = "paper",
+        services: StrategyServices | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.account = account
@@ -92,7 +100,10 @@ class PaperSession:
         self.breaker = None if breaker is None else BreakerMonitor(self.kernel, self.bus, breaker)
         for name in settings.strategies.enabled:
             params = settings.strategies.params.get(name, {})
-            self.kernel.add_strategy(strategy_class(name).from_params(params))
+            strategy = strategy_class(name).from_params(params)
+            self.kernel.add_strategy(
+                attach_services(strategy, services or local_services(settings, store))
+            )
         self._restore()
         self.bus.subscribe(OrderFilled, self._note_fill)
         self.bus.subscribe(OrderDenied, self._note_denial)
@@ -189,3 +200,19 @@ class PaperSession:
 
     def starting_cash(self) -> Decimal:
         return self.portfolio.starting_cash
+
+
+def local_services(settings: Settings, store: Store | None = None) -> StrategyServices:
+    """Services for strategies built outside the facade: a NeuralService on ``store`` (or on
+    the configured database), made on first use only (no strategy that forecasts, no torch)."""
+    made: list[ForecastSource] = []
+
+    def forecasts() -> ForecastSource:
+        if not made:
+            from neural_trader.neural.service import NeuralService
+
+            db = store or Store(settings.database.url, echo=settings.database.echo)
+            made.append(NeuralService(settings.neural, db))
+        return made[0]
+
+    return StrategyServices(forecasts=forecasts)
