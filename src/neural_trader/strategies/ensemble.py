@@ -237,6 +237,10 @@ class Ensemble(Strategy):
                 )
         self._weight = sum(v.weight for v in self.voters)
 
+    def strategies(self) -> list[Strategy]:
+        """The member strategies, in the order of their specs."""
+        return [v.strategy for v in self.voters]
+
     def check_params(self) -> None:
         if not self.members:
             raise StrategyError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from neural_trader.errors import StrategyError
 from neural_trader.strategies.base import Strategy
+from neural_trader.strategies.ensemble import Ensemble
 from neural_trader.strategies.neural_forecast import ForecastSource, NeuralForecast
 
 
@@ -23,8 +24,9 @@ class StrategyServices:
 
 def _members(strategy: Strategy) -> Iterable[Strategy]:
     yield strategy
-    for member in getattr(strategy, "members", ()):
-        yield from _members(member)
+    if isinstance(strategy, Ensemble):
+        for member in strategy.strategies():
+            yield from _members(member)
 
 
 def attach_services(strategy: Strategy, services: StrategyServices | None) -> Strategy:

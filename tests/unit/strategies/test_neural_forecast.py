@@ -16,6 +16,7 @@ from neural_trader.config import load_settings
 from neural_trader.core.market_data import BarSeries
 from neural_trader.core.orders import OrderSide
 from neural_trader.errors import StrategyError
+from neural_trader.strategies.ensemble import Ensemble
 from neural_trader.strategies.neural_forecast import NeuralForecast, target_fraction
 from neural_trader.strategies.services import StrategyServices, attach_services
 from neural_trader.trader import NeuralTrader
@@ -126,6 +127,17 @@ def test_needs_a_source_and_a_horizon_the_model_has() -> None:
         run_backtest(strat, [series([100, 101, 102, 103])])
     with pytest.raises(StrategyError, match="parameter 'fraction'"):
         NeuralForecast(fraction=0)
+
+
+def test_an_ensemble_member_that_forecasts_is_given_the_source() -> None:
+    source = LastReturn()
+    members = [{"name": "neural_forecast", "params": {"model": "m-TEST"}}, {"name": "sma_cross"}]
+    ensemble = Ensemble(members=members, threshold=0.5)
+    attach_services(ensemble, StrategyServices(forecasts=lambda: source))
+    forecaster = ensemble.strategies()[0]
+    assert isinstance(forecaster, NeuralForecast) and forecaster.source is source
+    run_backtest(ensemble, [series([100, 100, 105, 110, 111, 112])])
+    assert len(source.seen) == 4  # the member forecast on every bar after its warm-up
 
 
 @pytest.fixture
