@@ -84,6 +84,8 @@ class PreTradeGate:
             None if limits.max_position_quantity is None else float(limits.max_position_quantity)
         )
         self._sent: dict[str, deque[int]] = {}  # per strategy: times of its recent orders
+        # Per-strategy switches (the StrategyManager's pause/stop); absent means active.
+        self._strategy_state: dict[str, TradingState] = {}
 
     def set_kill_switch(self, on: bool) -> None:
         self.limits.kill_switch = on
@@ -93,6 +95,16 @@ class PreTradeGate:
         """Operator switch: active, reducing (exposure may only shrink) or halted."""
         self.state = state
         self.limits.kill_switch = state is TradingState.HALTED
+
+    def set_strategy_state(self, strategy_id: str, state: TradingState) -> None:
+        """One strategy's switch: halted (paused or stopped) or reducing; active clears it."""
+        if state is TradingState.ACTIVE:
+            self._strategy_state.pop(strategy_id, None)
+        else:
+            self._strategy_state[strategy_id] = state
+
+    def strategy_state(self, strategy_id: str) -> TradingState:
+        return self._strategy_state.get(strategy_id, TradingState.ACTIVE)
 
     def check(
         self,
@@ -114,6 +126,15 @@ class PreTradeGate:
                 working += float(o.leaves_quantity)
         if self.state is TradingState.HALTED:
             return OrderDenied(order, "kill_switch", "trading is halted (kill switch)")
+        state = self.state
+        if self._strategy_state:
+            own = self._strategy_state.get(order.strategy_id)
+            if own is TradingState.HALTED and order.parent_id is None:
+                return OrderDenied(
+                    order, "strategy_halted", f"strategy {order.strategy_id} is paused or stopped"
+                )
+            if own is TradingState.REDUCING:
+                state = own
         if order.parent_id is not None:
             # A bracket's protective stop: the kernel sizes it to what is held, so it only ever
             # closes. Limits on new exposure do not apply to it.
@@ -127,7 +148,7 @@ class PreTradeGate:
         # working, never past flat.
         reduces = filled != 0 and (filled > 0) != (sign > 0) and abs(after) <= abs(filled)
         reduces = reduces and (after == 0 or (after > 0) == (filled > 0))
-        if self.state is TradingState.REDUCING and not reduces:
+        if state is TradingState.REDUCING and not reduces:
             return OrderDenied(
                 order,
                 "reducing",
