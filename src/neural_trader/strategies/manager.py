@@ -247,7 +247,7 @@ class StrategyManager:
         """Set new shares (strategies not named keep theirs) and record why."""
         for sid, share in weights.items():
             self.get(sid)
-            _check_share(sid, share)
+            _check_share(sid, share, zero_ok=True)  # 0 benches it: new entries size to nothing
         merged = {sid: weights.get(sid, m.allocation) for sid, m in self.managed.items()}
         if sum(merged.values()) > 1.0 + 1e-12:
             raise StrategyError(f"allocations add up to {sum(merged.values()):.4g}; at most 1")
@@ -275,10 +275,10 @@ class StrategyManager:
             self.kernel.cancel(order.client_order_id)
 
 
-def _check_share(strategy_id: str, share: float) -> None:
-    if not 0 < share <= 1:
+def _check_share(strategy_id: str, share: float, zero_ok: bool = False) -> None:
+    if not (0 <= share <= 1 if zero_ok else 0 < share <= 1):
         raise StrategyError(
-            f"allocation of {strategy_id!r} must be in (0, 1], got {share}",
+            f"allocation of {strategy_id!r} must be in {'[' if zero_ok else '('}0, 1], got {share}",
             strategy=strategy_id,
             parameter="allocation",
         )
