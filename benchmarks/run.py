@@ -11,6 +11,7 @@ Figures:
 * pre_trade_gate_per_order — one risk check with every limit on: µs per order.
 * batched_var_10_assets_2520_days, monte_carlo_var_1m_paths_10_assets — see risk_figures.py.
 * neural_inference_*, neural_training_* — see neural_figures.py.
+* optimize_sma_cross_1m_bars_100_combinations — see optimize_figures.py.
 * profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
 """
 
@@ -35,6 +36,7 @@ from neural_trader.trading.backtest import BacktestConfig, run_backtest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from neural_figures import neural_figures
+from optimize_figures import optimize_figures
 from reference_backtesting_py import bars_per_second as reference_bars_per_second
 from risk_figures import batched_var, monte_carlo
 
@@ -183,6 +185,7 @@ def main() -> int:
     figures["batched_var_10_assets_2520_days"] = batched_var()
     figures["monte_carlo_var_1m_paths_10_assets"] = monte_carlo()
     figures.update(neural_figures())
+    figures["optimize_sma_cross_1m_bars_100_combinations"] = optimize_figures()
 
     profiler = cProfile.Profile()
     profiler.enable()

@@ -13,10 +13,12 @@ import typer
 from neural_trader.cli.backtest import backtest
 from neural_trader.cli.data import data_app
 from neural_trader.cli.neural import models_app, predict, synth, train
+from neural_trader.cli.optimize import optimize
 from neural_trader.cli.performance import performance
 from neural_trader.cli.report import report
 from neural_trader.cli.risk import risk
 from neural_trader.cli.run import run
+from neural_trader.cli.strategies import strategies_app
 from neural_trader.errors import NeuralTraderError
 
 app = typer.Typer(
@@ -28,10 +30,12 @@ app = typer.Typer(
 )
 app.command()(run)
 app.command()(backtest)
+app.command()(optimize)
 app.command()(risk)
 app.command()(report)
 app.command()(performance)
 app.add_typer(data_app, name="data")
+app.add_typer(strategies_app, name="strategies")
 app.command()(train)
 app.command()(predict)
 app.command()(synth)
