@@ -13,12 +13,20 @@ Rules (the same in backtest and paper trading):
   reachable at that moment the order becomes a plain limit order from the next bar on.
 * **Quotes.** Market buys take the ask and sells hit the bid, up to the displayed size; a limit
   fills at the touch once the touch crosses it; the remainder waits for the next quote.
+* **Trades and the queue.** A resting limit order (GTC or DAY) stands in a queue at its price,
+  as ``brokers/queue.py`` states: it joins behind the size displayed at its price in the last
+  quote (or an assumed size when that level is not displayed); trade volume at its price
+  consumes the size ahead of it first and then fills it, partly or wholly; a trade through its
+  price fills it completely; quotes only ever shorten the queue. Queue fills are at the limit
+  price, as maker fills. Trades match plain limit orders only: market and stop orders, and IOC
+  or FOK orders, which never rest, are matched by the next quote or bar. The venue sees every
+  quote, so an order placed while nothing was working still joins behind the current touch.
 * **Costs.** Commission per fill = max(minimum, per_share·qty + bps·notional), rounded to the
   cent. Slippage (bps) moves market and stop fills against the trader; limits fill at their
   limit or better and are never slipped.
 * **Volume participation.** With ``max_volume_participation`` set, one bar fills at most that
   fraction of the bar's volume; the rest stays working (a partial fill). A bar with zero
-  (unknown) volume then fills nothing.
+  (unknown) volume then fills nothing. (Trades are limited by the queue instead.)
 * **Time in force.** IOC fills what its first eligible bar or quote allows and cancels the rest;
   FOK fills completely there or cancels without a fill; DAY expires when data of a later UTC
   day arrives; GTC works until filled or canceled.
@@ -32,6 +40,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+from neural_trader.brokers.queue import LevelTrade, QueueModel, QueueSpot, ahead_of_our_last
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.events import (
     Fill,
@@ -42,11 +51,12 @@ from neural_trader.core.events import (
     OrderRejected,
 )
 from neural_trader.core.instruments import Instrument, InstrumentRegistry
-from neural_trader.core.market_data import Bar, QuoteTick
+from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
 from neural_trader.core.orders import Order, OrderSide, OrderType, TimeInForce
 
 CENT = Decimal("0.01")
 DAY_NS = 86_400_000_000_000
+NEVER_RESTS = (TimeInForce.IOC, TimeInForce.FOK)
 
 
 @dataclass(frozen=True)
@@ -65,14 +75,17 @@ class FeeModel:
 class _Working:
     """Venue-side bookkeeping for one working order."""
 
-    __slots__ = ("day", "decision_ts", "instrument", "order", "seen")
+    __slots__ = ("day", "decision_ts", "instrument", "order", "seen", "spot")
 
-    def __init__(self, order: Order, instrument: Instrument, decision_ts: int) -> None:
+    def __init__(
+        self, order: Order, instrument: Instrument, decision_ts: int, spot: QueueSpot | None
+    ) -> None:
         self.order = order
         self.instrument = instrument
         self.decision_ts = decision_ts
         self.day = -1
         self.seen = False
+        self.spot = spot  # its place in the queue at its price; None unless a resting limit
 
 
 class PaperVenue:
@@ -86,6 +99,7 @@ class PaperVenue:
         slippage_bps: Decimal = Decimal(0),
         max_volume_participation: float | None = None,
         name: str = "SIM",
+        queue: QueueModel | None = None,
     ) -> None:
         self.name = name
         self._bus = bus
@@ -95,8 +109,10 @@ class PaperVenue:
         self._participation = (
             None if max_volume_participation is None else Decimal(repr(max_volume_participation))
         )
+        self._queue = queue or QueueModel()
         self._working: dict[str, list[_Working]] = {}
         self._known_ids: set[str] = set()
+        self._last_quote: dict[str, QuoteTick] = {}
 
     # -- port ---------------------------------------------------------------------------------
     def submit(self, order: Order, decision_ts: int) -> None:
@@ -114,7 +130,7 @@ class PaperVenue:
             self._bus.publish(OrderRejected(order, str(exc)))
             return
         self._bus.publish(OrderAccepted(order))
-        self._working.setdefault(order.symbol, []).append(_Working(order, instrument, decision_ts))
+        self._add(order, instrument, decision_ts)
 
     def cancel(self, client_order_id: str) -> None:
         for working in self._working.values():
@@ -136,11 +152,21 @@ class PaperVenue:
         and take back the orders that were still working, each with its decision time."""
         self._known_ids |= known_ids
         for order, decision_ts in working:
-            instrument = self._instruments.get(order.symbol)
             self._known_ids.add(order.client_order_id)
-            self._working.setdefault(order.symbol, []).append(
-                _Working(order, instrument, decision_ts)
-            )
+            self._add(order, self._instruments.get(order.symbol), decision_ts)
+
+    def _add(self, order: Order, instrument: Instrument, decision_ts: int) -> None:
+        """Start working ``order``; a resting limit joins the back of the queue at its price."""
+        working = self._working.setdefault(order.symbol, [])
+        spot = None
+        if order.order_type is OrderType.LIMIT and order.time_in_force not in NEVER_RESTS:
+            buy = order.side is OrderSide.BUY
+            price = float(order.limit_price)  # type: ignore[arg-type]
+            eps = float(instrument.price_increment) / 2
+            ahead = self._queue.join(buy, price, eps, self._last_quote.get(order.symbol))
+            ours = [w.spot for w in working if w.spot is not None]
+            spot = QueueSpot(buy, price, eps, max(ahead, ahead_of_our_last(ours, buy, price, eps)))
+        working.append(_Working(order, instrument, decision_ts, spot))
 
     # -- matching -----------------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
@@ -157,6 +183,7 @@ class PaperVenue:
             self._after_attempt(w)
 
     def on_quote(self, quote: QuoteTick) -> None:
+        self._last_quote[quote.symbol] = quote
         working = self._working.get(quote.symbol)
         if not working:
             return
@@ -166,7 +193,37 @@ class PaperVenue:
                 continue
             if self._expired(w, quote.ts):
                 continue
+            if w.spot is not None:
+                w.spot.on_quote(quote)
             self._match_quote(w, quote)
+            self._after_attempt(w)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        """Fill resting limit orders from the queue at the trade's price, or wholly when the
+        trade printed through their price (see ``brokers/queue.py``)."""
+        working = self._working.get(trade.symbol)
+        if not working:
+            return
+        walks: dict[bool, LevelTrade] = {}  # one walk down the queue per side of the book
+        for w in list(working):
+            spot = w.spot
+            if spot is None or trade.ts <= w.decision_ts or not w.order.is_open:
+                continue
+            if self._expired(w, trade.ts):
+                continue
+            leaves = w.order.leaves_quantity
+            if spot.traded_through(trade):
+                qty = leaves
+            elif spot.takes_level(trade):
+                walk = walks.get(spot.buy)
+                if walk is None:
+                    walk = walks[spot.buy] = LevelTrade(trade.size)
+                qty = min(w.instrument.round_quantity(walk.allot(spot, leaves)), leaves)
+                walk.filled(qty)
+            else:
+                continue
+            if qty > 0:
+                self._execute(w, spot.price, False, qty, trade.ts)
             self._after_attempt(w)
 
     def _expired(self, w: _Working, ts: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -132,7 +132,7 @@ def backtest(
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [
-        ("period", f"{data['start'][:10]} → {data['end'][:10]} ({data['bars']:,} bars)"),
+        ("period", f"{data['start'][:10]} → {data['end'][:10]} ({_replayed(data)})"),
         ("final equity", f"{data['final_equity']:,.2f}"),
         ("total return", _pct(data["total_return"])),
         ("CAGR", _pct(data["cagr"])),
@@ -159,6 +159,12 @@ def _slice(series: BarSeries, start: str | None, end: str | None) -> BarSeries:
         None if end is None else int((pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)).value) - 1
     )
     return series.slice_time(lo, hi)
+
+
+def _replayed(data: dict[str, Any]) -> str:
+    if data["ticks"]:
+        return f"{data['ticks']:,} ticks derived from the bars"
+    return f"{data['bars']:,} bars"
 
 
 def _pct(x: float | None) -> str:

@@ -23,7 +23,7 @@ from neural_trader.core.instruments import (
     InstrumentRegistry,
     OutcomeShare,
 )
-from neural_trader.core.market_data import Bar, BarSeries, QuoteTick, TradeTick
+from neural_trader.core.market_data import Bar, BarSeries, QuoteTick, TickSeries, TradeTick
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from neural_trader.core.portfolio import Portfolio, Position
 
@@ -58,6 +58,7 @@ __all__ = [
     "PositionChanged",
     "QuoteTick",
     "SimulatedClock",
+    "TickSeries",
     "TimeInForce",
     "TradeTick",
 ]

@@ -1,4 +1,4 @@
-"""Market data as the kernel sees it: single bars and ticks, and columnar series of bars.
+"""Market data as the kernel sees it: single bars and ticks, and columnar series of them.
 
 Single events are small ``__slots__`` classes because the kernel creates one per event on its
 hot path; whole histories stay columnar (numpy) until the moment they are replayed.
@@ -7,10 +7,13 @@ Timestamps are integer nanoseconds since the Unix epoch, UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from neural_trader.errors import DataError
 
 
 class Bar:
@@ -128,3 +131,83 @@ class BarSeries:
             float(self.close[i]),
             float(self.volume[i]),
         )
+
+
+Int8Array = npt.NDArray[np.int8]
+
+TRADE = 0
+QUOTE = 1
+# TradeTick.aggressor by the int8 code a TickSeries stores: 1 buy, -1 sell, 0 unknown.
+AGGRESSOR_CODE = {"buy": 1, "sell": -1, "": 0}
+AGGRESSOR_NAME = ("", "buy", "sell")  # indexed by the code (-1 picks "sell")
+
+
+@dataclass(frozen=True)
+class TickSeries:
+    """A time-sorted stream of one symbol's trades and quotes, held as columns.
+
+    Row ``i`` is a trade when ``kind[i] == TRADE`` (``price``, ``size``, ``aggressor``) or a
+    quote when ``kind[i] == QUOTE`` (``bid``, ``ask``, ``bid_size``, ``ask_size``); the columns
+    of the other kind hold NaN (or 0 for ``aggressor``). Rows with the same ``ts`` are replayed
+    in the order stored, so a trade and the quote it leaves behind can share a timestamp.
+    """
+
+    symbol: str
+    ts: IntArray
+    kind: Int8Array
+    price: FloatArray
+    size: FloatArray
+    aggressor: Int8Array
+    bid: FloatArray
+    ask: FloatArray
+    bid_size: FloatArray
+    ask_size: FloatArray
+
+    def __post_init__(self) -> None:
+        n = self.ts.shape[0]
+        columns: list[npt.NDArray[np.generic]] = [self.kind, self.price, self.size]
+        columns += [self.aggressor, self.bid, self.ask, self.bid_size, self.ask_size]
+        if any(c.shape[0] != n for c in columns):
+            raise DataError("tick columns differ in length", symbol=self.symbol)
+        if n > 1 and bool(np.any(np.diff(self.ts) < 0)):
+            raise DataError("tick timestamps go backwards", symbol=self.symbol)
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def head(self, n: int) -> TickSeries:
+        """The first ``n`` rows: the stream as it stood when row ``n - 1`` arrived."""
+        return TickSeries(
+            self.symbol,
+            self.ts[:n],
+            self.kind[:n],
+            self.price[:n],
+            self.size[:n],
+            self.aggressor[:n],
+            self.bid[:n],
+            self.ask[:n],
+            self.bid_size[:n],
+            self.ask_size[:n],
+        )
+
+    def events(self) -> Iterator[TradeTick | QuoteTick]:
+        """The rows as tick objects, one at a time, in stored order."""
+        sym = self.symbol
+        names = AGGRESSOR_NAME
+        rows = zip(
+            self.ts.tolist(),
+            self.kind.tolist(),
+            self.price.tolist(),
+            self.size.tolist(),
+            self.aggressor.tolist(),
+            self.bid.tolist(),
+            self.ask.tolist(),
+            self.bid_size.tolist(),
+            self.ask_size.tolist(),
+            strict=True,
+        )
+        for t, k, p, sz, ag, b, a, bs, az in rows:
+            if k == TRADE:
+                yield TradeTick(sym, t, p, sz, names[ag])
+            else:
+                yield QuoteTick(sym, t, b, a, bs, az)

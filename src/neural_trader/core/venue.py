@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Protocol, runtime_checkable
 
-from neural_trader.core.market_data import Bar, QuoteTick
+from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
 from neural_trader.core.orders import Order
 
 
@@ -30,6 +30,12 @@ class MatchingVenue(ExecutionVenue, Protocol):
 
     def working_symbols(self) -> Container[str]: ...
 
-    def on_bar(self, bar: Bar) -> None: ...
+    def on_bar(self, bar: Bar) -> None:
+        """A bar of a symbol with working orders (the kernel skips the others)."""
 
-    def on_quote(self, quote: QuoteTick) -> None: ...
+    def on_quote(self, quote: QuoteTick) -> None:
+        """Every quote of every symbol: the venue keeps the touch to place new orders in its
+        queue, besides matching the orders working in that symbol."""
+
+    def on_trade(self, trade: TradeTick) -> None:
+        """A trade printed in a symbol with working orders (the kernel skips the others)."""

@@ -3,6 +3,7 @@
 from neural_trader.errors import StrategyError
 from neural_trader.strategies.base import Param, Strategy
 from neural_trader.strategies.ensemble import Ensemble
+from neural_trader.strategies.market_making import MarketMaking
 from neural_trader.strategies.mean_reversion import MeanReversion
 from neural_trader.strategies.momentum import Momentum
 from neural_trader.strategies.neural_forecast import NeuralForecast
@@ -11,7 +12,15 @@ from neural_trader.strategies.sma_cross import SmaCross
 
 REGISTRY: dict[str, type[Strategy]] = {
     cls.name: cls
-    for cls in (SmaCross, Momentum, MeanReversion, PairsTrading, Ensemble, NeuralForecast)
+    for cls in (
+        SmaCross,
+        Momentum,
+        MeanReversion,
+        PairsTrading,
+        Ensemble,
+        NeuralForecast,
+        MarketMaking,
+    )
 }
 
 
@@ -27,6 +36,7 @@ def strategy_class(name: str) -> type[Strategy]:
 __all__ = [
     "REGISTRY",
     "Ensemble",
+    "MarketMaking",
     "MeanReversion",
     "Momentum",
     "NeuralForecast",

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from neural_trader.core.events import Fill
-from neural_trader.core.market_data import Bar, QuoteTick
+from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
 from neural_trader.core.orders import Order, OrderSide, OrderType, TimeInForce
 from neural_trader.errors import StrategyError
 
@@ -144,7 +144,10 @@ class Strategy:
         """Called for each bar of a subscribed symbol, after the venue matched on it."""
 
     def on_quote(self, quote: QuoteTick) -> None:
-        """Called for each quote of a subscribed symbol."""
+        """Called for each quote of a subscribed symbol, after the venue matched on it."""
+
+    def on_trade(self, trade: TradeTick) -> None:
+        """Called for each trade printed in a subscribed symbol, after the venue matched on it."""
 
     def on_fill(self, fill: Fill) -> None:
         """Called after the ledger applied one of this strategy's fills."""

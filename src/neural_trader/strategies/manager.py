@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from neural_trader.core.events import Fill
-from neural_trader.core.market_data import Bar, QuoteTick
+from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
 from neural_trader.core.orders import Order
 from neural_trader.errors import StrategyError
 from neural_trader.risk.gate import PreTradeGate, TradingState
@@ -170,6 +170,10 @@ class ManagedStrategy(Strategy):
     def on_quote(self, quote: QuoteTick) -> None:
         if self.status is not StrategyStatus.STOPPED:
             self.inner.on_quote(quote)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        if self.status is not StrategyStatus.STOPPED:
+            self.inner.on_trade(trade)
 
     def on_fill(self, fill: Fill) -> None:
         self.inner.on_fill(fill)

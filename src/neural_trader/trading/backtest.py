@@ -1,13 +1,15 @@
-"""The backtest runner: replays bar series through the kernel on a simulated clock.
+"""The backtest runner: replays bar series, or trade and quote ticks, through the kernel on a
+simulated clock.
 
-The loop below is the whole hot path of a backtest: it turns columns into ``Bar`` objects one
-at a time, hands them to the kernel and records equity once per timestamp. No pandas, I/O or
-logging happens inside it.
+The loops below are the whole hot path of a backtest: they turn columns into ``Bar`` (or
+``TradeTick``/``QuoteTick``) objects one at a time and hand them to the kernel; equity is
+rebuilt afterwards at the bars' closes. No pandas, I/O or logging happens inside them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,9 +21,10 @@ from neural_trader.core.bus import MessageBus
 from neural_trader.core.clock import SimulatedClock
 from neural_trader.core.events import OrderDenied, OrderRejected
 from neural_trader.core.instruments import InstrumentRegistry
-from neural_trader.core.market_data import Bar, BarSeries
+from neural_trader.core.market_data import Bar, BarSeries, QuoteTick, TickSeries, TradeTick
 from neural_trader.core.orders import Order
 from neural_trader.core.portfolio import Portfolio
+from neural_trader.data.ticks import derived_ticks
 from neural_trader.errors import DataError
 from neural_trader.risk.breaker import BreakerConfig, BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, RiskLimits
@@ -64,6 +67,7 @@ class BacktestResult:
     portfolio: Portfolio
     summary: PerformanceSummary
     bars_processed: int
+    ticks_processed: int = 0
 
     @property
     def final_equity(self) -> float:
@@ -85,14 +89,29 @@ def run_backtest(
     config: BacktestConfig | None = None,
     progress: Progress | None = None,
     instruments: InstrumentRegistry | None = None,
+    ticks: Sequence[TickSeries] | None = None,
 ) -> BacktestResult:
+    """Replay ``series`` through a fresh kernel with ``strategy`` on the simulated venue.
+
+    With ``ticks``, their trades and quotes are replayed instead of the bars (the venue
+    matches on them, resting limits through its queue model) and the bars only mark the
+    equity curve at their closes, so every symbol with ticks needs its bars. A strategy that
+    quotes (it handles quotes or trades, not bars) given bars alone runs on ticks derived
+    from them (:func:`neural_trader.data.derived_ticks`, a spread of two price increments).
+    """
     config = config or BacktestConfig()
     if not series or not any(len(s) for s in series):
         raise DataError("no bars to backtest on", symbols=[s.symbol for s in series])
+    if ticks is not None:
+        unmarked = sorted({t.symbol for t in ticks} - {s.symbol for s in series})
+        if unmarked:
+            raise DataError("ticks without bars to mark them by", symbols=unmarked)
     if instruments is None:
         instruments = InstrumentRegistry()
         for s in series:
             instruments.add(default_instrument(s.symbol))
+    if ticks is None and quotes_only(strategy):
+        ticks = [_derived(s, instruments) for s in series]
     bus = MessageBus()
     clock = SimulatedClock()
     portfolio = Portfolio(config.starting_cash, instruments, config.currency)
@@ -112,7 +131,8 @@ def run_backtest(
     kernel.start()
 
     recorder = EquityRecorder(bus, float(config.starting_cash))
-    n = _replay(kernel, clock, series, progress)
+    n = _replay(kernel, clock, series, progress) if ticks is None else 0
+    n_ticks = 0 if ticks is None else _replay_ticks(kernel, clock, ticks, progress)
     ts_out, eq_out, exp_out = recorder.curve(series, instruments)
 
     pnls = np.array([float(t.pnl) for t in tracker.trades], dtype=np.float64)
@@ -132,6 +152,7 @@ def run_backtest(
         portfolio=portfolio,
         summary=summary,
         bars_processed=n,
+        ticks_processed=n_ticks,
     )
 
 
@@ -176,6 +197,55 @@ def _replay(
     if progress is not None:
         progress(n, n)
     return n
+
+
+def quotes_only(strategy: Strategy) -> bool:
+    """True for a strategy that acts on quotes or trades and not on bars (a market maker):
+    it says so with ``replays_ticks``, or it handles ticks and leaves ``on_bar`` alone."""
+    kind = type(strategy)
+    if getattr(kind, "replays_ticks", False):
+        return True
+    ticks = kind.on_quote is not Strategy.on_quote or kind.on_trade is not Strategy.on_trade
+    return ticks and kind.on_bar is Strategy.on_bar
+
+
+def _derived(bars: BarSeries, instruments: InstrumentRegistry) -> TickSeries:
+    increment = instruments.get(bars.symbol).price_increment
+    exponent = increment.normalize().as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return derived_ticks(bars, spread=float(2 * increment), decimals=decimals)
+
+
+def _replay_ticks(
+    kernel: Kernel,
+    clock: SimulatedClock,
+    ticks: Sequence[TickSeries],
+    progress: Progress | None,
+) -> int:
+    """Feed every trade and quote to the kernel in time order; returns how many it fed."""
+    on_trade, on_quote = kernel.on_trade, kernel.on_quote
+    n = sum(len(t) for t in ticks)
+    step = max(n // 200, 1)
+    stream: Iterable[TradeTick | QuoteTick]
+    if len(ticks) == 1:
+        stream = ticks[0].events()
+    else:  # heapq.merge is stable: ties keep the order the series are given in
+        stream = heapq.merge(*(t.events() for t in ticks), key=_tick_time)
+    for i, tick in enumerate(stream):
+        clock.ts = tick.ts
+        if isinstance(tick, TradeTick):
+            on_trade(tick)
+        else:
+            on_quote(tick)
+        if progress is not None and i % step == 0:
+            progress(i, n)
+    if progress is not None:
+        progress(n, n)
+    return n
+
+
+def _tick_time(tick: TradeTick | QuoteTick) -> int:
+    return tick.ts
 
 
 def replay(series: Sequence[BarSeries]) -> Iterator[Bar]:

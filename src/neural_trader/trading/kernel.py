@@ -1,10 +1,11 @@
 """The kernel: data → strategies → risk gate → venue → ledger, identical in every mode.
 
-Backtest, paper and live differ only in the clock and the venue handed to the kernel. Per bar
-the kernel (1) lets a matching venue fill orders decided on earlier data, (2) marks the
-portfolio, (3) runs the strategies. Everything an order goes through afterwards arrives as
-events on the bus, which the kernel applies to the order and the ledger before any other
-subscriber (storage, trackers, the status view) sees them.
+Backtest, paper and live differ only in the clock and the venue handed to the kernel. Per bar,
+quote or trade the kernel (1) lets a matching venue fill orders decided on earlier data,
+(2) marks the portfolio (bar close, quote mid, trade price), (3) runs the strategies.
+Everything an order goes through afterwards arrives as events on the bus, which the kernel
+applies to the order and the ledger before any other subscriber (storage, trackers, the
+status view) sees them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from neural_trader.core.events import (
     OrderSubmitted,
     PositionChanged,
 )
-from neural_trader.core.market_data import Bar, QuoteTick
+from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.core.venue import ExecutionVenue, MatchingVenue
@@ -75,8 +76,10 @@ class Kernel:
         self._bar_listeners: list[Callable[[int], None]] = []
         self._bar_handlers: dict[str, list[Callable[[Bar], None]]] = {}
         self._quote_handlers: dict[str, list[Callable[[QuoteTick], None]]] = {}
+        self._trade_handlers: dict[str, list[Callable[[TradeTick], None]]] = {}
         self._all_bar_handlers: list[Callable[[Bar], None]] = []
         self._all_quote_handlers: list[Callable[[QuoteTick], None]] = []
+        self._all_trade_handlers: list[Callable[[TradeTick], None]] = []
         bus.subscribe(OrderAccepted, self._on_accepted)
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderFilled, self._on_filled)
@@ -97,6 +100,10 @@ class Kernel:
         if kind.on_quote is not Strategy.on_quote:
             self._route(
                 strategy.symbols, strategy.on_quote, self._quote_handlers, self._all_quote_handlers
+            )
+        if kind.on_trade is not Strategy.on_trade:
+            self._route(
+                strategy.symbols, strategy.on_trade, self._trade_handlers, self._all_trade_handlers
             )
 
     @staticmethod
@@ -140,14 +147,27 @@ class Kernel:
 
     def on_quote(self, quote: QuoteTick) -> None:
         self.event_ts = quote.ts
-        if quote.symbol in self._busy and not self.warming_up:
-            self._matcher.on_quote(quote)  # type: ignore[union-attr]
+        # Every quote, not only those of busy symbols: the venue queues new orders behind it.
+        if self._matcher is not None and not self.warming_up:
+            self._matcher.on_quote(quote)
         self._last_price[quote.symbol] = (quote.bid + quote.ask) / 2
         handlers = self._quote_handlers.get(quote.symbol)
         if handlers is None:
             handlers = self._quote_handlers[quote.symbol] = list(self._all_quote_handlers)
         for handler in handlers:
             handler(quote)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        self.event_ts = trade.ts
+        symbol = trade.symbol
+        if symbol in self._busy and not self.warming_up:
+            self._matcher.on_trade(trade)  # type: ignore[union-attr]
+        self._last_price[symbol] = trade.price
+        handlers = self._trade_handlers.get(symbol)
+        if handlers is None:
+            handlers = self._trade_handlers[symbol] = list(self._all_trade_handlers)
+        for handler in handlers:
+            handler(trade)
 
     # -- the strategy context -----------------------------------------------------------------
     def next_order_id(self, strategy_id: str) -> str:
