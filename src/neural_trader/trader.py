@@ -22,8 +22,10 @@ from neural_trader.analytics.report import write_html_report
 from neural_trader.brokers.paper import FeeModel
 from neural_trader.config import Settings, load_settings
 from neural_trader.core.market_data import BarSeries
+from neural_trader.core.news import NewsItem
 from neural_trader.data import list_datasets, load_bars
 from neural_trader.errors import NeuralError, NeuralTraderError, RiskError, ServiceError
+from neural_trader.news import load_news
 from neural_trader.risk.analyze import DEFAULT_BENCHMARK, analyze, synthetic_scenarios
 from neural_trader.risk.gate import limits_from
 from neural_trader.risk.report import RiskReport
@@ -124,9 +126,11 @@ class NeuralTrader:
         cash: float | Decimal | None = None,
         commission_bps: float | Decimal | None = None,
         slippage_bps: float | Decimal | None = None,
+        news: list[NewsItem] | str | Path | None = None,
         **params: Any,
     ) -> BacktestRun:
-        """Run ``strategy`` (a name plus ``params``, or an instance) over bundled or given data."""
+        """Run ``strategy`` (a name plus ``params``, or an instance) over bundled or given data,
+        with ``news`` (items, or a CSV/JSONL file) replayed among the bars."""
         self._alive()
         if isinstance(strategy, str):
             strat = self.strategy(strategy, params)
@@ -154,7 +158,8 @@ class NeuralTrader:
             max_volume_participation=paper.max_volume_participation,
             limits=limits_from(self.settings.risk),
         )
-        result = run_backtest(strat, series, config)
+        items = load_news(news) if isinstance(news, str | Path) else news
+        result = run_backtest(strat, series, config, news=items)
         return BacktestRun(result, buy_and_hold(series, result.timestamps))
 
     def analyze_risk(

@@ -24,6 +24,7 @@ from neural_trader.cli.common import (
 from neural_trader.core.market_data import BarSeries
 from neural_trader.data import load_bars, load_file
 from neural_trader.errors import ConfigError
+from neural_trader.news import load_news
 from neural_trader.risk.gate import limits_from
 from neural_trader.strategies import strategy_class
 from neural_trader.strategies.services import attach_services
@@ -68,6 +69,9 @@ def backtest(
     results_dir: Annotated[
         Path | None, typer.Option(help="Where run folders go (default ./results).")
     ] = None,
+    news: Annotated[
+        Path | None, typer.Option(help="News file (CSV or JSONL: time, symbols, headline).")
+    ] = None,
     no_report: Annotated[bool, typer.Option(help="Do not write the results folder.")] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
@@ -100,8 +104,9 @@ def backtest(
         limits=limits_from(settings.risk),
     )
     n = sum(len(s) for s in series)
+    items = None if news is None else load_news(news)
     if json_out or n < 50_000:
-        result = run_backtest(strat, series, cfg)
+        result = run_backtest(strat, series, cfg, news=items)
     else:
         with Progress(
             TextColumn("[bold]backtest"),
@@ -112,7 +117,9 @@ def backtest(
             transient=True,
         ) as bar:
             task = bar.add_task("bars", total=n)
-            result = run_backtest(strat, series, cfg, lambda i, _t: bar.update(task, completed=i))
+            result = run_backtest(
+                strat, series, cfg, lambda i, _t: bar.update(task, completed=i), news=items
+            )
     run_id = None if no_report else new_run_id(result)
     out_dir = None
     if run_id is not None:

@@ -8,20 +8,14 @@ from neural_trader.strategies.mean_reversion import MeanReversion
 from neural_trader.strategies.momentum import Momentum
 from neural_trader.strategies.neural_forecast import NeuralForecast
 from neural_trader.strategies.pairs import PairsTrading
+from neural_trader.strategies.sentiment import Sentiment
 from neural_trader.strategies.sma_cross import SmaCross
 
-REGISTRY: dict[str, type[Strategy]] = {
-    cls.name: cls
-    for cls in (
-        SmaCross,
-        Momentum,
-        MeanReversion,
-        PairsTrading,
-        Ensemble,
-        NeuralForecast,
-        MarketMaking,
-    )
-}
+_ALL: tuple[type[Strategy], ...] = (
+    SmaCross, Momentum, MeanReversion, PairsTrading, MarketMaking, NeuralForecast, Sentiment,
+    Ensemble,
+)  # fmt: skip
+REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in _ALL}
 
 
 def strategy_class(name: str) -> type[Strategy]:
@@ -42,6 +36,7 @@ __all__ = [
     "NeuralForecast",
     "PairsTrading",
     "Param",
+    "Sentiment",
     "SmaCross",
     "Strategy",
     "strategy_class",

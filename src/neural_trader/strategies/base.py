@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 
 from neural_trader.core.events import Fill
 from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
+from neural_trader.core.news import NewsItem
 from neural_trader.core.orders import Order, OrderSide, OrderType, TimeInForce
 from neural_trader.errors import StrategyError
 
@@ -148,6 +149,9 @@ class Strategy:
 
     def on_trade(self, trade: TradeTick) -> None:
         """Called for each trade printed in a subscribed symbol, after the venue matched on it."""
+
+    def on_news(self, item: NewsItem) -> None:
+        """Called for each news item about a subscribed symbol (any symbol without a list)."""
 
     def on_fill(self, fill: Fill) -> None:
         """Called after the ledger applied one of this strategy's fills."""

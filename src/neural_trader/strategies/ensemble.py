@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from neural_trader.core.events import Fill
 from neural_trader.core.market_data import Bar
+from neural_trader.core.news import NewsItem
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType
 from neural_trader.errors import StrategyError
 from neural_trader.strategies.base import Param, Strategy, StrategyContext
@@ -282,6 +283,12 @@ class Ensemble(Strategy):
         for voter in self.voters:
             voter.book.start(cash)
             voter.strategy.on_start()
+
+    def on_news(self, item: NewsItem) -> None:
+        """Members that read news get it; their view shows in their next bar's vote."""
+        for voter in self.voters:
+            if voter.symbols is None or any(s in voter.symbols for s in item.symbols):
+                voter.strategy.on_news(item)
 
     def on_bar(self, bar: Bar) -> None:
         sym = bar.symbol

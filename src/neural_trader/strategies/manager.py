@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from neural_trader.core.events import Fill
 from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
+from neural_trader.core.news import NewsItem
 from neural_trader.core.orders import Order
 from neural_trader.errors import StrategyError
 from neural_trader.risk.gate import PreTradeGate, TradingState
@@ -174,6 +175,10 @@ class ManagedStrategy(Strategy):
     def on_trade(self, trade: TradeTick) -> None:
         if self.status is not StrategyStatus.STOPPED:
             self.inner.on_trade(trade)
+
+    def on_news(self, item: NewsItem) -> None:
+        if self.status is not StrategyStatus.STOPPED:
+            self.inner.on_news(item)
 
     def on_fill(self, fill: Fill) -> None:
         self.inner.on_fill(fill)

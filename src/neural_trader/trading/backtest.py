@@ -22,6 +22,7 @@ from neural_trader.core.clock import SimulatedClock
 from neural_trader.core.events import OrderDenied, OrderRejected
 from neural_trader.core.instruments import InstrumentRegistry
 from neural_trader.core.market_data import Bar, BarSeries, QuoteTick, TickSeries, TradeTick
+from neural_trader.core.news import NewsItem
 from neural_trader.core.orders import Order
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.data.ticks import derived_ticks
@@ -90,6 +91,7 @@ def run_backtest(
     progress: Progress | None = None,
     instruments: InstrumentRegistry | None = None,
     ticks: Sequence[TickSeries] | None = None,
+    news: Sequence[NewsItem] | None = None,
 ) -> BacktestResult:
     """Replay ``series`` through a fresh kernel with ``strategy`` on the simulated venue.
 
@@ -98,6 +100,8 @@ def run_backtest(
     equity curve at their closes, so every symbol with ticks needs its bars. A strategy that
     quotes (it handles quotes or trades, not bars) given bars alone runs on ticks derived
     from them (:func:`neural_trader.data.derived_ticks`, a spread of two price increments).
+    ``news`` items reach the strategies in time order among the bars: an item stamped at or
+    before a bar's time comes before that bar (it was known when the bar closed).
     """
     config = config or BacktestConfig()
     if not series or not any(len(s) for s in series):
@@ -131,7 +135,12 @@ def run_backtest(
     kernel.start()
 
     recorder = EquityRecorder(bus, float(config.starting_cash))
-    n = _replay(kernel, clock, series, progress) if ticks is None else 0
+    if news and ticks is not None:
+        raise DataError("news is replayed among bars; it cannot be combined with ticks yet")
+    if news:
+        n = _replay_with_news(kernel, clock, series, news, progress)
+    else:
+        n = _replay(kernel, clock, series, progress) if ticks is None else 0
     n_ticks = 0 if ticks is None else _replay_ticks(kernel, clock, ticks, progress)
     ts_out, eq_out, exp_out = recorder.curve(series, instruments)
 
@@ -197,6 +206,36 @@ def _replay(
     if progress is not None:
         progress(n, n)
     return n
+
+
+def _replay_with_news(
+    kernel: Kernel,
+    clock: SimulatedClock,
+    series: Sequence[BarSeries],
+    news: Sequence[NewsItem],
+    progress: Progress | None,
+) -> int:
+    """The bar replay with news merged in: items up to each bar's time go before it."""
+    items = sorted(news, key=_news_time)  # stable: equal times keep the given order
+    n = sum(len(s) for s in series)
+    step = max(n // 200, 1)
+    k = 0
+    for i, bar in enumerate(replay(series)):
+        while k < len(items) and items[k].ts <= bar.ts:
+            clock.ts = max(clock.ts, items[k].ts)
+            kernel.on_news(items[k])
+            k += 1
+        clock.ts = bar.ts
+        kernel.on_bar(bar)
+        if progress is not None and i % step == 0:
+            progress(i, n)
+    if progress is not None:
+        progress(n, n)
+    return n
+
+
+def _news_time(item: NewsItem) -> int:
+    return item.ts
 
 
 def quotes_only(strategy: Strategy) -> bool:

@@ -26,6 +26,7 @@ from neural_trader.core.events import (
     PositionChanged,
 )
 from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
+from neural_trader.core.news import NewsItem
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.core.venue import ExecutionVenue, MatchingVenue
@@ -80,6 +81,7 @@ class Kernel:
         self._all_bar_handlers: list[Callable[[Bar], None]] = []
         self._all_quote_handlers: list[Callable[[QuoteTick], None]] = []
         self._all_trade_handlers: list[Callable[[TradeTick], None]] = []
+        self._news_readers: list[Strategy] = []
         bus.subscribe(OrderAccepted, self._on_accepted)
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderFilled, self._on_filled)
@@ -105,6 +107,8 @@ class Kernel:
             self._route(
                 strategy.symbols, strategy.on_trade, self._trade_handlers, self._all_trade_handlers
             )
+        if kind.on_news is not Strategy.on_news:
+            self._news_readers.append(strategy)
 
     @staticmethod
     def _route(
@@ -168,6 +172,14 @@ class Kernel:
             handlers = self._trade_handlers[symbol] = list(self._all_trade_handlers)
         for handler in handlers:
             handler(trade)
+
+    def on_news(self, item: NewsItem) -> None:
+        """A headline, to each strategy that reads news and trades one of its symbols, once."""
+        self.event_ts = item.ts
+        for strategy in self._news_readers:
+            wanted = strategy.symbols
+            if wanted is None or any(s in wanted for s in item.symbols):
+                strategy.on_news(item)
 
     # -- the strategy context -----------------------------------------------------------------
     def next_order_id(self, strategy_id: str) -> str:
