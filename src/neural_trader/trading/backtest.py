@@ -238,10 +238,10 @@ def _news_time(item: NewsItem) -> int:
     return item.ts
 
 
-def quotes_only(strategy: Strategy) -> bool:
+def quotes_only(strategy: Strategy | type[Strategy]) -> bool:
     """True for a strategy that acts on quotes or trades and not on bars (a market maker):
     it says so with ``replays_ticks``, or it handles ticks and leaves ``on_bar`` alone."""
-    kind = type(strategy)
+    kind = strategy if isinstance(strategy, type) else type(strategy)
     if getattr(kind, "replays_ticks", False):
         return True
     ticks = kind.on_quote is not Strategy.on_quote or kind.on_trade is not Strategy.on_trade
