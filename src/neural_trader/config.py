@@ -170,19 +170,34 @@ class BrokerSettings(Section):
     extra: Annotated[dict[str, str], NoDecode, BeforeValidator(_json_object)] = Field(
         default_factory=dict
     )  # venue options that are not secrets (account id, region, ...)
+    timeout_s: float = Field(default=10.0, gt=0)
+    connections: int = Field(default=1, ge=1, le=8)
+    # None: the venue's documented request budget.
+    max_requests_per_s: float | None = Field(default=None, gt=0)
+
+
+_POOL_KEYS = ("enabled", "health_check_interval_s", "reconnect_max_s", "breaker_failures", "routes")
 
 
 class BrokersSettings(Section):
-    """``[brokers]``: which venues are on, plus a ``[brokers.NAME]`` table per venue."""
+    """``[brokers]``: which venues are on, how the pool treats them, plus a ``[brokers.NAME]``
+    table per venue. ``routes`` maps an asset class or a symbol to venues in preference order
+    (later ones are failover backups)."""
 
     tables_hint: ClassVar[str] = "or a [brokers.NAME] table"
     enabled: NameList = Field(default_factory=list)
+    health_check_interval_s: float = Field(default=30.0, gt=0)
+    reconnect_max_s: float = Field(default=60.0, gt=0)
+    breaker_failures: int = Field(default=5, ge=1)
+    routes: Annotated[dict[str, NameList], NoDecode, BeforeValidator(_json_object)] = Field(
+        default_factory=dict
+    )
     venues: dict[str, BrokerSettings] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _tables(cls, data: Any) -> Any:
-        return _collect_tables(data, ("enabled",), "venues")
+        return _collect_tables(data, _POOL_KEYS, "venues")
 
 
 class StrategiesSettings(Section):
@@ -191,12 +206,35 @@ class StrategiesSettings(Section):
 
     tables_hint: ClassVar[str] = "or a [strategies.NAME] table of parameters"
     enabled: NameList = Field(default_factory=lambda: ["sma_cross"])
+    # Share of the account per enabled strategy; those not named split what is left equally.
+    allocation: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _tables(cls, data: Any) -> Any:
-        return _collect_tables(data, ("enabled",), "params")
+        out = _collect_tables(data, ("enabled", "allocation"), "params")
+        if isinstance(out, dict) and "allocation" in out:
+            out["allocation"] = _json_object(out["allocation"])  # from env or --set: JSON text
+        return out
+
+    @model_validator(mode="after")
+    def _shares(self) -> StrategiesSettings:
+        unknown = sorted(set(self.allocation) - set(self.enabled))
+        if unknown:
+            raise ValueError(f"allocation names strategies that are not enabled: {unknown}")
+        total = sum(self.allocation.values())
+        if total > 1 + 1e-12:
+            raise ValueError(f"allocations add up to {total:g}; at most 1")
+        if total >= 1 - 1e-12 and len(self.allocation) < len(self.enabled):
+            raise ValueError("allocations leave nothing for the enabled strategies not named")
+        return self
+
+    def shares(self) -> dict[str, float]:
+        """Each enabled strategy's share of the account."""
+        rest = [n for n in self.enabled if n not in self.allocation]
+        left = 1.0 - sum(self.allocation.values())
+        return {n: self.allocation.get(n, left / len(rest) if rest else 0.0) for n in self.enabled}
 
 
 class BreakerSettings(Section):

@@ -33,6 +33,7 @@ from neural_trader.risk.breaker import BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
 from neural_trader.strategies import strategy_class
+from neural_trader.strategies.manager import StrategyManager
 from neural_trader.strategies.neural_forecast import ForecastSource
 from neural_trader.strategies.services import StrategyServices, attach_services
 from neural_trader.trading.backtest import replay
@@ -98,12 +99,13 @@ class PaperSession:
         self.trades = TradeTracker(self.bus, self.instruments)
         breaker = breaker_config(settings.risk.circuit_breaker)
         self.breaker = None if breaker is None else BreakerMonitor(self.kernel, self.bus, breaker)
-        for name in settings.strategies.enabled:
+        self.manager = StrategyManager(self.kernel)
+        given = services or local_services(settings, store)
+        for name, share in settings.strategies.shares().items():
             params = settings.strategies.params.get(name, {})
-            strategy = strategy_class(name).from_params(params)
-            self.kernel.add_strategy(
-                attach_services(strategy, services or local_services(settings, store))
-            )
+            strategy = attach_services(strategy_class(name).from_params(params), given)
+            self.manager.add(strategy, share)
+            self.manager.start(strategy.id)
         self._restore()
         self.bus.subscribe(OrderFilled, self._note_fill)
         self.bus.subscribe(OrderDenied, self._note_denial)
