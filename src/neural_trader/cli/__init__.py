@@ -11,6 +11,7 @@ import sys
 import typer
 
 from neural_trader.cli.backtest import backtest
+from neural_trader.cli.brokers import brokers_app
 from neural_trader.cli.data import data_app
 from neural_trader.cli.neural import models_app, predict, synth, train
 from neural_trader.cli.optimize import optimize
@@ -36,6 +37,7 @@ app.command()(report)
 app.command()(performance)
 app.add_typer(data_app, name="data")
 app.add_typer(strategies_app, name="strategies")
+app.add_typer(brokers_app, name="brokers")
 app.command()(train)
 app.command()(predict)
 app.command()(synth)
