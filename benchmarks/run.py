@@ -12,6 +12,7 @@ Figures:
 * batched_var_10_assets_2520_days, monte_carlo_var_1m_paths_10_assets — see risk_figures.py.
 * neural_inference_*, neural_training_* — see neural_figures.py.
 * optimize_sma_cross_1m_bars_100_combinations — see optimize_figures.py.
+* pool_orders_with_persistence, pool_added_latency — see broker_figures.py.
 * profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
 """
 
@@ -35,6 +36,7 @@ from neural_trader.strategies import SmaCross, Strategy
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from broker_figures import broker_figures
 from neural_figures import neural_figures
 from optimize_figures import optimize_figures
 from reference_backtesting_py import bars_per_second as reference_bars_per_second
@@ -186,6 +188,7 @@ def main() -> int:
     figures["monte_carlo_var_1m_paths_10_assets"] = monte_carlo()
     figures.update(neural_figures())
     figures["optimize_sma_cross_1m_bars_100_combinations"] = optimize_figures()
+    figures.update(broker_figures())
 
     profiler = cProfile.Profile()
     profiler.enable()
