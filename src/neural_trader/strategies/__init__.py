@@ -1,6 +1,7 @@
 """Strategies and their registry (name -> class)."""
 
 from neural_trader.errors import StrategyError
+from neural_trader.strategies.arbitrage import CrossVenueArbitrage
 from neural_trader.strategies.base import Param, Strategy
 from neural_trader.strategies.ensemble import Ensemble
 from neural_trader.strategies.market_making import MarketMaking
@@ -12,9 +13,11 @@ from neural_trader.strategies.sentiment import Sentiment
 from neural_trader.strategies.sma_cross import SmaCross
 
 _ALL: tuple[type[Strategy], ...] = (
-    SmaCross, Momentum, MeanReversion, PairsTrading, MarketMaking, NeuralForecast, Sentiment,
-    Ensemble,
+    SmaCross, Momentum, MeanReversion, PairsTrading, MarketMaking, CrossVenueArbitrage,
+    NeuralForecast, Sentiment, Ensemble,
 )  # fmt: skip
+# TriangularArbitrage (strategies/triangular_arbitrage.py) is not registered: its cross leg
+# settles in BTC, and the single-currency ledger would book that as USD.
 REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in _ALL}
 
 
@@ -29,6 +32,7 @@ def strategy_class(name: str) -> type[Strategy]:
 
 __all__ = [
     "REGISTRY",
+    "CrossVenueArbitrage",
     "Ensemble",
     "MarketMaking",
     "MeanReversion",

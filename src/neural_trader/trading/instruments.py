@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from neural_trader.core.instruments import AssetClass, CryptoPair, Equity, Instrument
@@ -13,7 +14,14 @@ CRYPTO_QUOTES = ("USDT", "USDC", "USD", "BTC", "EUR")
 
 def default_instrument(symbol: str) -> Instrument:
     """Ticks and lots by asset class: cents and whole shares for stocks and indices, 1e-5 and
-    whole units for FX, 0.01 and 1e-8 for crypto pairs written BASE-QUOTE or BASE/QUOTE."""
+    whole units for FX, 0.01 and 1e-8 for crypto pairs written BASE-QUOTE or BASE/QUOTE.
+
+    ``NAME@venue`` (``BTC-USD@kraken``) is ``NAME`` quoted on ``venue``: the same instrument
+    type, ticks and lots under its own symbol, with ``venue`` set (the arbitrage strategies
+    trade one instrument on two venues as two such symbols)."""
+    name, at, venue = symbol.partition("@")
+    if at and name and venue:
+        return replace(default_instrument(name), symbol=symbol, venue=venue)
     sym = symbol.upper()
     if sym in INDICES:
         return Instrument(symbol, AssetClass.INDEX)
