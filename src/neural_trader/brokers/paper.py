@@ -36,7 +36,7 @@ Rules (the same in backtest and paper trading):
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
@@ -100,11 +100,14 @@ class PaperVenue:
         max_volume_participation: float | None = None,
         name: str = "SIM",
         queue: QueueModel | None = None,
+        venue_fees: Mapping[str, FeeModel] | None = None,
     ) -> None:
         self.name = name
         self._bus = bus
         self._instruments = instruments
         self._fees = fees or FeeModel()
+        # An instrument quoted on a named venue (NAME@venue) pays that venue's fees.
+        self._venue_fees = dict(venue_fees or {})
         self._slip = slippage_bps / 10_000
         self._participation = (
             None if max_volume_participation is None else Decimal(repr(max_volume_participation))
@@ -314,7 +317,9 @@ class PaperVenue:
             side=order.side,
             quantity=qty,
             price=px,
-            commission=self._fees.commission(qty, notional),
+            commission=self._venue_fees.get(w.instrument.venue, self._fees).commission(
+                qty, notional
+            ),
             ts=ts,
             venue=self.name,
             liquidity="taker" if slipped else "maker",

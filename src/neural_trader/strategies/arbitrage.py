@@ -6,7 +6,8 @@ fill unequally is the rule of :mod:`.arbitrage_legs` (hedge at the original limi
 open leg is young and small, then unwind it at market).
 
 **Fees** are taker fees in basis points of each leg's notional, charged in the pair's quote
-currency, as the simulated venue charges them (``FeeModel.bps``). ``f = fee_bps / 10_000``.
+currency, as the simulated venue charges them (``FeeModel.bps``; a backtest charges each venue
+its own with ``BacktestConfig.venue_fees``). ``f = fee_bps / 10_000``.
 
 The same instrument on two venues is two symbols, written ``NAME@venue`` (``BTC-USD@binance``,
 ``BTC-USD@kraken``; default instruments type them by ``NAME``, see ``trading/instruments.py``).

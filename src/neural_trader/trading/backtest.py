@@ -44,6 +44,8 @@ class BacktestConfig:
     starting_cash: Decimal = Decimal(100_000)
     currency: str = "USD"
     fees: FeeModel = field(default_factory=FeeModel)
+    # Fees of instruments quoted on a named venue (NAME@venue), by venue; others pay ``fees``.
+    venue_fees: dict[str, FeeModel] = field(default_factory=dict)
     slippage_bps: Decimal = Decimal(0)
     max_volume_participation: float | None = None
     limits: RiskLimits = field(
@@ -120,7 +122,12 @@ def run_backtest(
     clock = SimulatedClock()
     portfolio = Portfolio(config.starting_cash, instruments, config.currency)
     venue = PaperVenue(
-        bus, instruments, config.fees, config.slippage_bps, config.max_volume_participation
+        bus,
+        instruments,
+        config.fees,
+        config.slippage_bps,
+        config.max_volume_participation,
+        venue_fees=config.venue_fees,
     )
     kernel = Kernel(
         bus=bus, clock=clock, venue=venue, gate=PreTradeGate(config.limits), portfolio=portfolio

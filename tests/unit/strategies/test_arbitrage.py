@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -601,6 +601,26 @@ def test_cross_venue_backtest_on_generated_quotes_trades_and_reconciles_exactly(
     # Equity: cash plus both venues' positions at their last closes.
     marks = {s.symbol: D(repr(float(s.close[-1]))) for s in qs.bars("1s")}
     assert res.final_equity == pytest.approx(float(res.portfolio.equity_exact(marks)))
+
+
+def test_each_venue_charges_its_own_fee_in_the_backtest() -> None:
+    qs = cross_venue_quotes(seed=7, steps=6_000)
+    strategy = Recorded(fee_a_bps=10.0, fee_b_bps=25.0, max_order_size=0.5, max_inventory=2.0)
+    res = run_backtest(
+        strategy,
+        qs.bars("1s"),
+        BacktestConfig(venue_fees={"binance": FeeModel(bps=D(10)), "kraken": FeeModel(bps=D(25))}),
+        instruments=qs.instruments,
+        ticks=qs.ticks,
+    )
+    fills = strategy.fills
+    assert {f.symbol for f in fills} == {A, B}
+    for f in fills:
+        bps = D(10) if f.symbol.endswith("@binance") else D(25)
+        expected = (f.quantity * f.price * bps / 10_000).quantize(D("0.01"), ROUND_HALF_EVEN)
+        assert f.commission == expected
+    cash = START - sum((f.side.sign * f.quantity * f.price + f.commission for f in fills), D(0))
+    assert res.portfolio.cash == cash
 
 
 def test_triangular_backtest_on_generated_quotes_trades_and_reconciles_exactly() -> None:
