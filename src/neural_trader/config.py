@@ -332,6 +332,8 @@ class RunSettings(Section):
     # Replay speed in bars per second; 0 replays as fast as possible.
     speed: float = Field(default=20.0, ge=0, allow_inf_nan=False)
     until_end: bool = False
+    # News file (CSV or JSONL: time, symbols, headline) replayed among the bars.
+    news: UserPath | None = None
 
 
 class RestSettings(Section):

@@ -117,7 +117,7 @@ def run_backtest(
         for s in series:
             instruments.add(default_instrument(s.symbol))
     if ticks is None and quotes_only(strategy):
-        ticks = [_derived(s, instruments) for s in series]
+        ticks = [derived_for(s, instruments) for s in series]
     bus = MessageBus()
     clock = SimulatedClock()
     portfolio = Portfolio(config.starting_cash, instruments, config.currency)
@@ -255,7 +255,8 @@ def quotes_only(strategy: Strategy | type[Strategy]) -> bool:
     return ticks and kind.on_bar is Strategy.on_bar
 
 
-def _derived(bars: BarSeries, instruments: InstrumentRegistry) -> TickSeries:
+def derived_for(bars: BarSeries, instruments: InstrumentRegistry) -> TickSeries:
+    """The ticks a quoting strategy replays when only bars exist: spread two increments."""
     increment = instruments.get(bars.symbol).price_increment
     exponent = increment.normalize().as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0

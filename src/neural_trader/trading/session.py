@@ -10,6 +10,7 @@ decision was made at, a stretch replayed twice after a crash cannot send an orde
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -26,9 +27,12 @@ from neural_trader.core.events import (
     OrderRejected,
 )
 from neural_trader.core.instruments import InstrumentRegistry
-from neural_trader.core.market_data import Bar, BarSeries
+from neural_trader.core.market_data import Bar, BarSeries, QuoteTick, TickSeries, TradeTick
+from neural_trader.core.news import NewsItem
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.data import load_bars
+from neural_trader.errors import ConfigError
+from neural_trader.news import load_news
 from neural_trader.risk.breaker import BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
@@ -36,7 +40,7 @@ from neural_trader.strategies import strategy_class
 from neural_trader.strategies.manager import StrategyManager
 from neural_trader.strategies.neural_forecast import ForecastSource
 from neural_trader.strategies.services import StrategyServices, attach_services
-from neural_trader.trading.backtest import replay
+from neural_trader.trading.backtest import derived_for, quotes_only, replay
 from neural_trader.trading.breaker import BreakerMonitor, breaker_config
 from neural_trader.trading.instruments import default_instrument
 from neural_trader.trading.kernel import Kernel
@@ -77,6 +81,7 @@ class PaperSession:
         run = settings.run
         start = None if run.start is None else str(run.start)
         self.series: list[BarSeries] = [load_bars(sym, start=start) for sym in run.symbols]
+        self.news: list[NewsItem] = [] if run.news is None else load_news(run.news)
         self.instruments = InstrumentRegistry()
         for s in self.series:
             self.instruments.add(default_instrument(s.symbol))
@@ -106,6 +111,9 @@ class PaperSession:
             strategy = attach_services(strategy_class(name).from_params(params), given)
             self.manager.add(strategy, share)
             self.manager.start(strategy.id)
+        self.ticks: list[TickSeries] = self._tick_streams()
+        if self.news and self.ticks:
+            raise ConfigError("run.news: news is replayed among bars, not with quote strategies")
         self._restore()
         self.bus.subscribe(OrderFilled, self._note_fill)
         self.bus.subscribe(OrderDenied, self._note_denial)
@@ -146,6 +154,44 @@ class PaperSession:
     def bars(self) -> Iterator[Bar]:
         return replay(self.series)
 
+    def _tick_streams(self) -> list[TickSeries]:
+        """Derived ticks when the strategies quote (a market maker), else none: one session
+        replays either bars or ticks, so every order sees the fill rules its strategy expects."""
+        quoting = [m.inner.name for m in self.manager.managed.values() if quotes_only(m.inner)]
+        if not quoting:
+            return []
+        if len(quoting) < len(self.manager.managed):
+            raise ConfigError(
+                f"strategies.enabled: {', '.join(quoting)} quote on ticks and the others trade "
+                "bars; run them in separate sessions"
+            )
+        return [derived_for(s, self.instruments) for s in self.series]
+
+    def events(self) -> Iterator[Bar | TradeTick | QuoteTick | NewsItem]:
+        """What the session replays, in time order: ticks, or bars with news among them (an
+        item stamped at or before a bar's time comes first)."""
+        if self.ticks:
+            yield from heapq.merge(*(t.events() for t in self.ticks), key=_ts)
+            return
+        items = self.news
+        k = 0
+        for bar in self.bars():
+            while k < len(items) and items[k].ts <= bar.ts:
+                yield items[k]
+                k += 1
+            yield bar
+
+    def _dispatch(self, event: Bar | TradeTick | QuoteTick | NewsItem) -> None:
+        kernel = self.kernel
+        if isinstance(event, Bar):
+            kernel.on_bar(event)
+        elif isinstance(event, QuoteTick):
+            kernel.on_quote(event)
+        elif isinstance(event, TradeTick):
+            kernel.on_trade(event)
+        else:
+            kernel.on_news(event)
+
     async def run(
         self,
         stop: asyncio.Event,
@@ -157,24 +203,27 @@ class PaperSession:
         (then stop if ``until_end``, else wait) or ``stop`` is set; checkpoint as it goes."""
         kernel = self.kernel
         status = self.status
-        status.bars_total = sum(len(s) for s in self.series)
+        status.bars_total = (
+            sum(len(t) for t in self.ticks) if self.ticks else sum(len(s) for s in self.series)
+        ) + len(self.news)
         resume = status.resumed_from
         kernel.start()
         started = time.monotonic()
         last_checkpoint = last_tick = started
         live_index = 0
         last_ts = resume or 0
-        for bar in self.bars():
+        dispatch = self._dispatch
+        for event in self.events():
             if stop.is_set():
                 break
             status.bars_done += 1
-            if resume is not None and bar.ts <= resume:
+            if resume is not None and event.ts <= resume:
                 kernel.warming_up = True
-                kernel.on_bar(bar)
+                dispatch(event)
                 kernel.warming_up = False
                 continue
-            kernel.on_bar(bar)
-            status.data_ts = last_ts = bar.ts
+            dispatch(event)
+            status.data_ts = last_ts = event.ts
             live_index += 1
             now = time.monotonic()
             if now - last_checkpoint >= CHECKPOINT_EVERY_S:
@@ -218,3 +267,7 @@ def local_services(settings: Settings, store: Store | None = None) -> StrategySe
         return made[0]
 
     return StrategyServices(forecasts=forecasts)
+
+
+def _ts(event: TradeTick | QuoteTick) -> int:
+    return event.ts
