@@ -16,6 +16,13 @@ from pydantic import SecretStr
 from neural_trader.brokers.alpaca import CAPABILITIES as ALPACA_CAPABILITIES
 from neural_trader.brokers.alpaca import AlpacaBroker
 from neural_trader.brokers.base import Broker, Capabilities, Failure, VenueError
+from neural_trader.brokers.binance import CAPABILITIES as BINANCE_CAPABILITIES
+from neural_trader.brokers.binance import BinanceBroker
+from neural_trader.brokers.ccxt_broker import CcxtBroker
+from neural_trader.brokers.coinbase import CAPABILITIES as COINBASE_CAPABILITIES
+from neural_trader.brokers.coinbase import CoinbaseBroker
+from neural_trader.brokers.kraken import CAPABILITIES as KRAKEN_CAPABILITIES
+from neural_trader.brokers.kraken import KrakenBroker
 from neural_trader.brokers.paper import FeeModel
 from neural_trader.brokers.paper_adapter import PAPER_CAPABILITIES, PaperBroker
 from neural_trader.brokers.pool import BrokerPool, PoolSettings
@@ -38,9 +45,6 @@ NOT_AVAILABLE = {
     "webull": "the Webull OpenAPI adapter is not built yet",
     "etrade": "the E*TRADE adapter is not built yet",
     "fidelity": "Fidelity offers no public API for retail trading, so there is no adapter",
-    "binance": "the Binance adapter (ccxt) is not built yet",
-    "coinbase": "the Coinbase adapter (ccxt) is not built yet",
-    "kraken": "the Kraken adapter (ccxt) is not built yet",
 }
 
 
@@ -82,8 +86,46 @@ def _alpaca(
     )
 
 
-ADAPTERS: dict[str, Factory] = {"paper": _paper, "alpaca": _alpaca}
-CAPABILITIES: dict[str, Capabilities] = {"paper": PAPER_CAPABILITIES, "alpaca": ALPACA_CAPABILITIES}
+def _ccxt(cls: type[CcxtBroker]) -> Factory:
+    """A crypto exchange on ccxt. ``extra.currency`` names the account currency (the venue's
+    usual quote currency by default); ``paper_trading`` picks the venue's testnet where it has
+    one and is refused where it has none (the adapter says so)."""
+
+    def build(
+        name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+    ) -> Broker:
+        if cfg.base_url is not None:
+            raise ConfigError(
+                f"brokers.{name}.base_url is not used: ccxt knows {cls.exchange_id}'s endpoints "
+                "(paper_trading selects a testnet where the venue has one)"
+            )
+        return cls(
+            _secret(name, cfg, "api_key"),
+            _secret(name, cfg, "api_secret"),
+            paper=cfg.paper_trading,
+            timeout_s=cfg.timeout_s,
+            name=name,
+            currency=cfg.extra.get("currency"),
+            instruments=instruments.by_symbol.values(),  # live: later instruments are seen
+        )
+
+    return build
+
+
+ADAPTERS: dict[str, Factory] = {
+    "paper": _paper,
+    "alpaca": _alpaca,
+    "binance": _ccxt(BinanceBroker),
+    "coinbase": _ccxt(CoinbaseBroker),
+    "kraken": _ccxt(KrakenBroker),
+}
+CAPABILITIES: dict[str, Capabilities] = {
+    "paper": PAPER_CAPABILITIES,
+    "alpaca": ALPACA_CAPABILITIES,
+    "binance": BINANCE_CAPABILITIES,
+    "coinbase": COINBASE_CAPABILITIES,
+    "kraken": KRAKEN_CAPABILITIES,
+}
 
 
 def configured(settings: Settings) -> list[str]:

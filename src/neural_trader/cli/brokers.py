@@ -4,32 +4,33 @@ whether it answers. Credentials are shown as set or missing, never their values.
 from __future__ import annotations
 
 import asyncio
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from neural_trader.brokers.base import Broker, VenueError
-from neural_trader.brokers.registry import (
-    ADAPTERS,
-    CAPABILITIES,
-    NOT_AVAILABLE,
-    adapter_for,
-    build_clients,
-    configured,
-    venue_settings,
-)
 from neural_trader.cli.common import ConfigOpt, JsonOpt, SetOpt, console, print_json, settings_from
 from neural_trader.config import Settings
+
+
+def _registry() -> ModuleType:
+    # The adapters import their SDKs (alpaca-py, ccxt: about a second): only these commands
+    # pay for that, not every command of the CLI.
+    from neural_trader.brokers import registry
+
+    return registry
+
 
 brokers_app = typer.Typer(help="Broker and exchange connections.", no_args_is_help=True)
 
 
 def _row(name: str, settings: Settings) -> dict[str, Any]:
-    cfg = venue_settings(name, settings)
+    cfg = _registry().venue_settings(name, settings)
     row: dict[str, Any] = {
         "name": name,
-        "enabled": name in configured(settings),
+        "enabled": name in _registry().configured(settings),
         "paper_trading": cfg.paper_trading,
         "credentials": {
             "api_key": "set" if cfg.api_key is not None else "missing",
@@ -37,17 +38,24 @@ def _row(name: str, settings: Settings) -> dict[str, Any]:
         },
     }
     try:
-        adapter_for(name)
+        _registry().adapter_for(name)
     except VenueError as exc:
         return row | {"adapter": False, "note": exc.message}
-    return row | {"adapter": True, "capabilities": CAPABILITIES[name].describe()}
+    return row | {"adapter": True, "capabilities": _registry().CAPABILITIES[name].describe()}
 
 
 @brokers_app.command("list")
 def list_(config: ConfigOpt = None, sets: SetOpt = None, json_out: JsonOpt = False) -> None:
     """Every venue: enabled or not, adapter available, credentials set, capabilities."""
     settings = settings_from(config, sets)
-    names = sorted({*configured(settings), *settings.brokers.venues, *ADAPTERS, *NOT_AVAILABLE})
+    names = sorted(
+        {
+            *_registry().configured(settings),
+            *settings.brokers.venues,
+            *_registry().ADAPTERS,
+            *_registry().NOT_AVAILABLE,
+        }
+    )
     rows = [_row(name, settings) for name in names]
     if json_out:
         print_json({"brokers": rows, "routes": settings.brokers.routes})
@@ -103,7 +111,7 @@ def check(
 ) -> None:
     """Connect to NAME, run a health check and read the account (nothing is traded)."""
     settings = settings_from(config, sets)
-    client = build_clients(name, settings)[0]
+    client = _registry().build_clients(name, settings)[0]
     result = asyncio.run(_check(client))
     if json_out:
         print_json(result)
