@@ -105,7 +105,8 @@ class Rig:
 
 
 async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Let the pool's tasks run until ``check()`` holds (bounded, generously for a loaded machine: a hang is a failure)."""
+    """Let the pool's tasks run until ``check()`` holds (bounded, generously for a loaded
+    machine: a hang is a failure)."""
 
     async def wait() -> None:
         while not check():
