@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from neural_trader.errors import RiskError
 from neural_trader.risk.components import (
     Component,
     Exposures,
@@ -90,7 +91,7 @@ def risk_report(
     """``benchmark`` is a name and its returns aligned with ``asset_returns`` (NaN where it
     has none); ``stop_distances`` the stop of each position as a fraction of its price."""
     r = portfolio_returns(asset_returns, np.asarray(weights, dtype=np.float64))
-    results = value_at_risk(asset_returns, np.asarray(weights), confidence, horizon, methods, paths)
+    results, left_out = _by_method(asset_returns, weights, confidence, horizon, methods, paths)
     wealth = np.cumprod(1 + r)
     peak = np.maximum.accumulate(wealth)
     return RiskReport(
@@ -111,5 +112,32 @@ def risk_report(
         heat=None if stop_distances is None else heat(weights, stop_distances),
         stress=stress,
         source=source,
-        notes=list(notes or []),
+        notes=[*(notes or []), *left_out],
     )
+
+
+def _by_method(
+    asset_returns: np.ndarray,
+    weights: list[float],
+    confidence: float,
+    horizon: int,
+    methods: tuple[str, ...],
+    paths: int,
+) -> tuple[list[VaRResult], list[str]]:
+    """Every method that works on this history; with several asked for, one that fails (a
+    GARCH fit that does not converge) is left out with a note instead of sinking the report."""
+    if len(methods) == 1:
+        w = np.asarray(weights)
+        return value_at_risk(asset_returns, w, confidence, horizon, methods, paths), []
+    results: list[VaRResult] = []
+    notes: list[str] = []
+    for method in methods:
+        try:
+            results += value_at_risk(
+                asset_returns, np.asarray(weights), confidence, horizon, (method,), paths
+            )
+        except RiskError as exc:
+            notes.append(f"{method} VaR left out: {exc.message}")
+    if not results:
+        raise RiskError("no VaR method works on this history: " + "; ".join(notes))
+    return results, notes

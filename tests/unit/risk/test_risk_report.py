@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from neural_trader.errors import RiskError
 from neural_trader.risk.report import risk_report
 
 
@@ -26,3 +27,15 @@ def test_volatility_drawdown_and_var_table() -> None:
     assert rep.var["historical"] == pytest.approx(np.quantile(-p, 0.975))
     d = rep.as_dict()
     assert set(d["var"]) == {"historical", "normal"} and "results" not in d
+
+
+def test_a_method_that_fails_is_left_out_with_a_note_when_several_are_asked() -> None:
+    # Returns of a micro-unit scale: arch's GARCH optimiser stops with flag 4 on them.
+    r = np.random.default_rng(0).normal(0, 1e-6, (300, 1))
+    rep = risk_report(["A"], [1.0], r, ("2000-01-01", "2001-03-01"), 0.99, 1,
+                      ("historical", "normal", "garch"))  # fmt: skip
+    assert set(rep.var) == {"historical", "normal"}
+    assert rep.var["historical"] == pytest.approx(np.quantile(-r[:, 0], 0.99))
+    assert any(n.startswith("garch VaR left out: GARCH fit did not converge") for n in rep.notes)
+    with pytest.raises(RiskError, match="GARCH fit did not converge"):
+        risk_report(["A"], [1.0], r, ("2000-01-01", "2001-03-01"), 0.99, 1, ("garch",))
