@@ -342,7 +342,24 @@ class RestSettings(Section):
 
 
 class ApiSettings(Section):
+    """``[api]``: the API server (``neural-trader serve``); ``[api.rest]`` is its address."""
+
     rest: RestSettings = Field(default_factory=RestSettings)
+    # Run the paper session inside the server, so that orders sent over the API fill.
+    trading: bool = True
+    account: str = Field(default="paper", min_length=1, max_length=64)
+    access_token_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    refresh_token_days: float = Field(default=7.0, gt=0, le=365)
+    # Seconds a user's role and disabled flag are cached between database reads.
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Sign access tokens with this (32+ characters) instead of a key kept in the database.
+    jwt_secret: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_origins: StrList = Field(default_factory=list)
+    ws_queue_size: int = Field(default=1024, ge=1)
+    ws_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    ws_replay_size: int = Field(default=1000, ge=0)
+    job_workers: int = Field(default=1, ge=1, le=32)
 
 
 class RedisSettings(Section):

@@ -111,7 +111,16 @@ class OrderError(NeuralTraderError):
     exit_code = 12
 
 
+class AuthError(NeuralTraderError):
+    """A credential was refused (unknown, disabled, expired, revoked, malformed, too weak) or
+    an account operation is not possible (a user name already taken, an unknown user)."""
+
+    kind = "auth"
+    exit_code = 13
+
+
 __all__ = [
+    "AuthError",
     "BrokerError",
     "ConfigError",
     "DataError",

@@ -71,7 +71,7 @@ def test_schema_matches_the_models_after_migrating_twice(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

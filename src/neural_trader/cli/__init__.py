@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from neural_trader.cli.audit import audit_app
 from neural_trader.cli.backtest import backtest
 from neural_trader.cli.brokers import brokers_app
 from neural_trader.cli.data import data_app
@@ -19,7 +20,9 @@ from neural_trader.cli.performance import performance
 from neural_trader.cli.report import report
 from neural_trader.cli.risk import risk
 from neural_trader.cli.run import run
+from neural_trader.cli.serve import serve
 from neural_trader.cli.strategies import strategies_app
+from neural_trader.cli.users import keys_app, users_app
 from neural_trader.errors import NeuralTraderError
 
 app = typer.Typer(
@@ -38,6 +41,10 @@ app.command()(performance)
 app.add_typer(data_app, name="data")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(brokers_app, name="brokers")
+app.command()(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 app.command()(train)
 app.command()(predict)
 app.command()(synth)

@@ -1,0 +1,153 @@
+"""The FastAPI app factory: :func:`create_app` builds the API on the NeuralTrader facade.
+
+Everything is built when the app is made (so a bad database URL fails before the server
+binds a port); the lifespan starts the paper session's replay and, on shutdown, stops taking
+jobs, says goodbye to WebSocket clients, lets the session checkpoint and closes the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import structlog
+from argon2 import PasswordHasher
+from fastapi import FastAPI, Path
+from fastapi.middleware.cors import CORSMiddleware
+
+from neural_trader import __version__
+from neural_trader.api import problems
+from neural_trader.api.context import ApiContext
+from neural_trader.api.hub import Backend, Hub
+from neural_trader.api.jobs import BacktestJobs
+from neural_trader.api.metrics import ApiMetrics
+from neural_trader.api.middleware import BodyLimit, RequestObserver
+from neural_trader.api.options import ApiOptions
+from neural_trader.api.orders_service import OrderService
+from neural_trader.api.routers import (
+    admin,
+    auth,
+    backtests,
+    health,
+    models,
+    orders,
+    portfolio,
+    risk,
+    strategies,
+)
+from neural_trader.api.ws import router as ws_router
+from neural_trader.config import Settings
+from neural_trader.security import Authenticator, Passwords
+from neural_trader.storage import AuditLog
+from neural_trader.trader import NeuralTrader
+
+log = structlog.get_logger("neural_trader.api")
+
+
+def build_context(
+    settings: Settings,
+    options: ApiOptions,
+    hasher: PasswordHasher | None = None,
+    backend: Backend | None = None,
+) -> ApiContext:
+    trader = NeuralTrader(settings)
+    store = trader.store  # opens and migrates the database now
+    metrics = ApiMetrics()
+    hub = Hub(backend, options.ws_queue_size, options.ws_replay_size, metrics)
+    audit = AuditLog(store)
+    ctx = ApiContext(
+        trader=trader,
+        options=options,
+        auth=Authenticator(store, options.auth_config(), Passwords(hasher)),
+        audit=audit,
+        hub=hub,
+        metrics=metrics,
+        jobs=BacktestJobs(trader, hub, metrics, options.job_workers),
+    )
+    if options.trading:
+        ctx.orders = OrderService(trader, options.account, hub, metrics, audit)
+    return ctx
+
+
+def create_app(
+    settings: Settings,
+    options: ApiOptions | None = None,
+    *,
+    hasher: PasswordHasher | None = None,
+    backend: Backend | None = None,
+) -> FastAPI:
+    """The API for ``settings``; ``options`` default to the ``[api]`` section's knobs,
+    ``hasher`` to argon2-cffi's defaults, ``backend`` to the in-process WebSocket fan-out."""
+    opts = options or ApiOptions.from_settings(settings)
+    ctx = build_context(settings, opts, hasher, backend)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.hub.bind_loop()
+        stop = asyncio.Event()
+        session = None
+        if ctx.orders is not None:
+            session = asyncio.get_running_loop().create_task(ctx.orders.run(stop))
+        try:
+            yield
+        finally:
+            await _shutdown(ctx, stop, session)
+            app.state.ctx = None
+
+    app = FastAPI(
+        title="neural-trader",
+        version=__version__,
+        summary="Paper trading, backtests, risk and models on one kernel.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    for module in (auth, portfolio, orders, backtests, risk, strategies, models, admin):
+        app.include_router(module.router)
+    app.include_router(health.router)
+    app.include_router(ws_router)
+    app.add_api_route("/problems/{slug}", _problem_type, methods=["GET"], tags=["health"])
+    if opts.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=opts.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
+    app.add_middleware(
+        RequestObserver,
+        metrics=ctx.metrics,
+        audit=lambda: None if app.state.ctx is None else app.state.ctx.audit,
+    )
+    return app
+
+
+async def _problem_type(slug: Annotated[str, Path(max_length=64)]) -> dict[str, object]:
+    """What a problem ``type`` means (the URIs in error responses resolve here)."""
+    kind = problems.TYPES.get(slug)
+    if kind is None:
+        raise problems.Problem("not-found", f"no problem type {slug!r}")
+    return {"type": kind.uri, "title": kind.title, "status": kind.status,
+            "description": kind.description}  # fmt: skip
+
+
+async def _shutdown(
+    ctx: ApiContext, stop: asyncio.Event, session: asyncio.Task[None] | None
+) -> None:
+    """Stop in the order that loses nothing: no new jobs, WebSockets told, the session
+    stops and checkpoints, the facade closes the database."""
+    stop.set()
+    await asyncio.to_thread(ctx.jobs.close)
+    await ctx.hub.close()
+    if session is not None:
+        try:
+            await session
+        except Exception as exc:
+            log.error("the paper session had failed", error=str(exc))
+    await ctx.trader.shutdown()

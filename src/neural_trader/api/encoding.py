@@ -1,0 +1,62 @@
+"""Turning results of the services into strict JSON: exact decimals as strings, numpy
+scalars as numbers, NaN and infinities (which JSON cannot carry) as null, times as ISO 8601."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` that ``json.dumps(..., allow_nan=False)`` accepts."""
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return [jsonable(v) for v in sorted(value, key=str)]
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        return str(value.isoformat())
+    return str(value)
+
+
+def iso_ns(ts: int | None) -> str | None:
+    """Nanoseconds since the epoch as ISO 8601 UTC (``None`` stays ``None``)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def exact(value: Decimal | None) -> str | None:
+    """An exact amount as text, in the one form the database reads it back in (no trailing
+    zeros: ``1187.70`` and ``1187.7`` are the same price and are shown the same way)."""
+    if value is None:
+        return None
+    d = value.normalize()
+    return str(d.quantize(Decimal(1)) if d == d.to_integral_value() else d)

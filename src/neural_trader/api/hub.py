@@ -1,0 +1,263 @@
+"""The WebSocket hub: channels, per-channel sequence numbers, a bounded send queue per client.
+
+Publishing never waits on a client. Each message is encoded once and offered to every
+subscriber's queue; a client whose queue is full is a slow consumer: it gets one notice (with
+a short timeout, on its own task) and is closed, while everyone else carries on.
+
+Sequence numbers are per channel and come from the :class:`Backend`, together with delivery:
+the in-process :class:`LocalBackend` numbers and delivers at once; a Redis backend (fan-out
+across replicas) implements the same two calls, numbering with ``INCR`` and delivering what
+its pub/sub subscription receives. The hub keeps the last ``replay_size`` messages of each
+channel so a client that reconnects can resume after the last sequence number it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from neural_trader.api.metrics import ApiMetrics
+from neural_trader.security import Principal
+
+log = structlog.get_logger("neural_trader.api")
+SLOW_CONSUMER = 4008
+NOTICE_TIMEOUT_S = 1.0
+
+
+class Transport(Protocol):
+    """One client's connection (a Starlette WebSocket in the server)."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class Backend(Protocol):
+    """Numbers and delivers messages; ``deliver`` is called on the hub's event loop."""
+
+    def attach(self, deliver: Callable[[str, int, dict[str, Any]], None]) -> None: ...
+
+    def publish(self, channel: str, data: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalBackend:
+    """One process: consecutive numbers per channel, delivered immediately."""
+
+    def __init__(self) -> None:
+        self._deliver: Callable[[str, int, dict[str, Any]], None] | None = None
+        self._seq: dict[str, int] = {}
+
+    def attach(self, deliver: Callable[[str, int, dict[str, Any]], None]) -> None:
+        self._deliver = deliver
+
+    def publish(self, channel: str, data: dict[str, Any]) -> None:
+        seq = self._seq[channel] = self._seq.get(channel, 0) + 1
+        if self._deliver is not None:
+            self._deliver(channel, seq, data)
+
+    async def close(self) -> None:
+        self._deliver = None
+
+
+@dataclass(eq=False)
+class Client:
+    id: int
+    principal: Principal
+    transport: Transport
+    queue: asyncio.Queue[str]
+    channels: set[str] = field(default_factory=set)
+    dropped: bool = False
+    sender: asyncio.Task[None] | None = None
+
+    def offer(self, text: str) -> bool:
+        """Queue ``text``; False when the queue is full (the client is too slow)."""
+        if self.dropped:
+            return True
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+class Hub:
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        queue_size: int = 1024,
+        replay_size: int = 1000,
+        metrics: ApiMetrics | None = None,
+    ) -> None:
+        self.backend = backend or LocalBackend()
+        self.backend.attach(self._deliver)
+        self.queue_size = queue_size
+        self.replay_size = replay_size
+        self.metrics = metrics
+        self._clients: dict[int, Client] = {}
+        self._subscribers: dict[str, set[Client]] = {}
+        self._recent: dict[str, deque[tuple[int, str]]] = {}
+        self._last_seq: dict[str, int] = {}
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._closers: set[asyncio.Task[None]] = set()
+
+    # -- clients ------------------------------------------------------------------------------
+    def register(self, transport: Transport, principal: Principal) -> Client:
+        """A new client with its sender task; must be called on the event loop."""
+        self.bind_loop()
+        client = Client(next(self._ids), principal, transport, asyncio.Queue(self.queue_size))
+        client.sender = asyncio.get_running_loop().create_task(self._send_loop(client))
+        self._clients[client.id] = client
+        if self.metrics is not None:
+            self.metrics.ws_clients.set(len(self._clients))
+        return client
+
+    def unregister(self, client: Client) -> None:
+        for channel in client.channels:
+            self._subscribers.get(channel, set()).discard(client)
+        client.channels.clear()
+        if self._clients.pop(client.id, None) is not None and self.metrics is not None:
+            self.metrics.ws_clients.set(len(self._clients))
+        if client.sender is not None and client.sender is not asyncio.current_task():
+            client.sender.cancel()
+
+    def send(self, client: Client, message: dict[str, Any]) -> None:
+        """A message for one client (replies, heartbeats), through its queue like any other."""
+        if not client.offer(_encode(message)):
+            self._drop(client)
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    # -- channels -----------------------------------------------------------------------------
+    def subscribe(self, client: Client, channel: str, since: int | None = None) -> dict[str, Any]:
+        """Subscribe, confirm (``subscribed`` with the channel's last sequence number) and,
+        with ``since``, resend what the client missed after that number; ``complete`` is
+        False when the replay window no longer holds all of it."""
+        recent = self._recent.get(channel, deque())
+        last = self._last_seq.get(channel, 0)
+        missed = [] if since is None else [text for seq, text in recent if seq > since]
+        oldest = recent[0][0] if recent else last + 1
+        complete = since is None or since >= last or oldest <= since + 1
+        client.channels.add(channel)
+        self._subscribers.setdefault(channel, set()).add(client)
+        reply = {
+            "type": "subscribed",
+            "channel": channel,
+            "seq": last,
+            "replayed": len(missed),
+            "complete": complete,
+        }
+        for text in (_encode(reply), *missed):
+            if not client.offer(text):
+                self._drop(client)
+                break
+        return reply
+
+    def unsubscribe(self, client: Client, channel: str) -> None:
+        client.channels.discard(channel)
+        self._subscribers.get(channel, set()).discard(client)
+
+    def has_subscribers(self, channel: str) -> bool:
+        return bool(self._subscribers.get(channel))
+
+    # -- publishing ---------------------------------------------------------------------------
+    def bind_loop(self) -> None:
+        """Remember the running loop, so publishers on other threads can hand messages to it."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+
+    def publish(self, channel: str, data: dict[str, Any]) -> None:
+        """From the event loop: number, keep and fan out. From another thread (a job worker):
+        handed over to the loop first, so the hub's state is only touched by the loop."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+                loop.call_soon_threadsafe(self.backend.publish, channel, data)
+            return
+        self.backend.publish(channel, data)
+
+    def _deliver(self, channel: str, seq: int, data: dict[str, Any]) -> None:
+        text = _encode({"type": "event", "channel": channel, "seq": seq, "data": data})
+        self._last_seq[channel] = seq
+        if self.replay_size:
+            recent = self._recent.get(channel)
+            if recent is None:
+                recent = self._recent[channel] = deque(maxlen=self.replay_size)
+            recent.append((seq, text))
+        for client in tuple(self._subscribers.get(channel, ())):
+            if not client.offer(text):
+                self._drop(client)
+
+    # -- slow clients and shutdown ------------------------------------------------------------
+    def _drop(self, client: Client) -> None:
+        if client.dropped:
+            return
+        client.dropped = True
+        self.unregister(client)
+        if self.metrics is not None:
+            self.metrics.ws_dropped.inc()
+        log.warning(
+            "dropping slow websocket client", client=client.id, user=client.principal.username
+        )
+        notice = {
+            "type": "error",
+            "error": "slow_consumer",
+            "detail": f"more than {self.queue_size} messages waiting: disconnecting",
+        }
+        task = asyncio.get_running_loop().create_task(
+            self._close(client, SLOW_CONSUMER, "slow consumer", notice)
+        )
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    async def _close(
+        self, client: Client, code: int, reason: str, notice: dict[str, Any] | None
+    ) -> None:
+        with contextlib.suppress(Exception):  # the peer may be gone or stuck: never wait long
+            if notice is not None:
+                await asyncio.wait_for(client.transport.send(_encode(notice)), NOTICE_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.transport.close(code, reason), NOTICE_TIMEOUT_S)
+
+    async def _send_loop(self, client: Client) -> None:
+        try:
+            while True:
+                text = await client.queue.get()
+                await client.transport.send(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the connection broke: the receive side will unregister it
+            client.dropped = True
+
+    async def close(self, code: int = 1001, reason: str = "server shutting down") -> None:
+        """Tell every client goodbye (going away) and stop; waits at most a second each."""
+        clients = list(self._clients.values())
+        for client in clients:
+            self.unregister(client)
+        notice = {"type": "bye", "reason": reason}
+        await asyncio.gather(*(self._close(c, code, reason, notice) for c in clients))
+        await self.backend.close()
+
+
+def heartbeat(seconds: float) -> dict[str, Any]:
+    return {"type": "heartbeat", "ts": time.time_ns(), "interval": seconds}
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), allow_nan=False, default=str)

@@ -1,0 +1,129 @@
+"""Backtests as jobs: validated at once (a bad strategy, parameter or symbol is a 422 before
+anything is queued), run on a worker thread by the facade, stored in the ``jobs`` table (kind
+``backtest``) with their result, and announced on the ``jobs`` WebSocket channel as they go
+queued -> running -> succeeded/failed."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import structlog
+
+from neural_trader.api.encoding import iso_ns, jsonable
+from neural_trader.api.hub import Hub
+from neural_trader.api.metrics import ApiMetrics
+from neural_trader.api.problems import Problem
+from neural_trader.api.schemas import BacktestRequest
+from neural_trader.data import list_datasets
+from neural_trader.errors import DataError, NeuralTraderError
+from neural_trader.storage.queries import list_jobs
+from neural_trader.storage.registry import JobRecord, RegistryStore
+from neural_trader.trader import NeuralTrader
+
+log = structlog.get_logger("neural_trader.api")
+KIND = "backtest"
+
+
+def job_view(job: JobRecord) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "params": job.params,
+        "error": job.error,
+        "created_at": iso_ns(job.created_at),
+        "started_at": iso_ns(job.started_at),
+        "finished_at": iso_ns(job.finished_at),
+    }
+
+
+class BacktestJobs:
+    def __init__(self, trader: NeuralTrader, hub: Hub, metrics: ApiMetrics, workers: int) -> None:
+        self.trader = trader
+        self.hub = hub
+        self.metrics = metrics
+        self.registry = RegistryStore(trader.store)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="nt-backtest")
+        self._futures: dict[str, Future[None]] = {}
+
+    def submit(self, request: BacktestRequest, by: str) -> JobRecord:
+        self._validate(request)
+        params = jsonable(request.model_dump())
+        job = self.registry.create_job(KIND, {**params, "submitted_by": by})
+        self._announce(job)
+        self._futures[job.id] = self._pool.submit(self._run, job.id, request)
+        return job
+
+    def _validate(self, request: BacktestRequest) -> None:
+        self.trader.strategy(request.strategy, dict(request.params))  # StrategyError -> 422
+        known = {d.symbol for d in list_datasets()}
+        unknown = sorted(set(request.symbols) - known)
+        if unknown:
+            raise DataError(f"no bundled data for {', '.join(unknown)}", known=len(known))
+        if request.start and request.end and request.start >= request.end:
+            raise DataError(f"start {request.start} is not before end {request.end}")
+
+    def _run(self, job_id: str, request: BacktestRequest) -> None:
+        self._announce(self.registry.update_job(job_id, status="running", message="running"))
+        started = time.perf_counter()
+        try:
+            run = self.trader.backtest(
+                request.strategy,
+                list(request.symbols),
+                start=None if request.start is None else request.start.isoformat(),
+                end=None if request.end is None else request.end.isoformat(),
+                cash=request.cash,
+                commission_bps=request.commission_bps,
+                slippage_bps=request.slippage_bps,
+                **request.params,
+            )
+            result = jsonable(run.to_dict())
+            done = self.registry.update_job(
+                job_id, status="succeeded", progress=1.0, result=result,
+                message=f"finished in {time.perf_counter() - started:.2f} s",
+            )  # fmt: skip
+        except NeuralTraderError as exc:
+            done = self.registry.update_job(job_id, status="failed", error=str(exc), message="")
+        except Exception as exc:  # a bug: the job fails visibly, the server keeps running
+            log.error("backtest job crashed", job=job_id, exc_info=exc)
+            done = self.registry.update_job(
+                job_id, status="failed", error=f"internal error ({type(exc).__name__})"
+            )
+        finally:
+            self._futures.pop(job_id, None)
+        self._announce(done)
+
+    def _announce(self, job: JobRecord) -> None:
+        self.metrics.jobs.labels(job.status).inc()
+        self.hub.publish("jobs", job_view(job))
+
+    def get(self, job_id: str) -> JobRecord:
+        try:
+            job = self.registry.get_job(job_id)
+        except NeuralTraderError:
+            raise Problem("not-found", f"no backtest job {job_id!r}") from None
+        if job.kind != KIND:
+            raise Problem("not-found", f"no backtest job {job_id!r}")
+        return job
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        job = self.get(job_id)
+        if job.status != "succeeded" or job.result is None:
+            raise Problem(
+                "conflict", f"backtest job {job_id} is {job.status}: no result", status=409
+            )
+        return job.result
+
+    def list(self, limit: int) -> list[JobRecord]:
+        return list_jobs(self.trader.store, KIND, limit)
+
+    def close(self) -> None:
+        """Stop taking work; queued jobs are marked cancelled, a running one finishes."""
+        for job_id, future in list(self._futures.items()):
+            if future.cancel():
+                self.registry.update_job(job_id, status="cancelled", message="server stopped")
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,126 @@
+"""Request and response bodies. Requests forbid unknown fields, so a misspelt field is a 422
+that names it instead of an option silently ignored; amounts are decimals (send them as
+strings to keep them exact), never NaN or infinite."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), allow_inf_nan=False, decimal_places=8)]
+Symbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details (extension members vary by type)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class OrderRequest(Strict):
+    symbol: Symbol
+    side: Literal["buy", "sell"]
+    quantity: Amount
+    type: Literal["market", "limit", "stop", "stop_limit"] = "market"
+    limit_price: Amount | None = None
+    stop_price: Amount | None = None
+    time_in_force: Literal["gtc", "day", "ioc", "fok"] = "gtc"
+    stop_loss: Amount | None = None
+    client_order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")] | None = (
+        None
+    )
+
+
+class OrderOut(BaseModel):
+    id: str
+    account: str
+    strategy: str
+    symbol: str
+    side: str
+    type: str
+    quantity: str
+    limit_price: str | None
+    stop_price: str | None
+    stop_loss: str | None
+    time_in_force: str
+    status: str
+    filled_quantity: str
+    avg_price: str
+    reason: str
+    parent_id: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class OrderList(BaseModel):
+    orders: list[OrderOut]
+    next_cursor: int | None
+
+
+class BacktestRequest(Strict):
+    strategy: Annotated[str, Field(min_length=1, max_length=64)]
+    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=20)] = ["SPX"]
+    start: date | None = None
+    end: date | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    cash: Amount | None = None
+    commission_bps: Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
+    slippage_bps: Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    progress: float
+    message: str
+    params: dict[str, Any]
+    error: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class AnalyzeRequest(Strict):
+    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=50)]
+    weights: Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1)]
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    horizon: Annotated[int, Field(ge=1, le=250)] = 1
+    start: date | None = None
+    end: date | None = None
+    stress: bool = True
+
+
+class TradingStateRequest(Strict):
+    state: Literal["active", "reducing", "halted"]
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class KillSwitchRequest(Strict):
+    engaged: bool
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class PredictRequest(Strict):
+    symbol: Symbol | None = None
+    as_of: date | None = None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None

@@ -1,0 +1,54 @@
+"""Running the API under uvicorn: one worker gets the app object built here (a bad setting
+fails before the port is bound); several workers each build their own from the same config
+file and overrides, handed over in the environment, and do not run the paper session (one
+account must have one kernel: orders then answer 503 and reads work on every worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from neural_trader.api.app import create_app
+from neural_trader.api.options import ApiOptions
+from neural_trader.config import Settings, load_settings
+
+SERVE_ENV = "NT_SERVE_SPEC"
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int = 1,
+    config: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> None:
+    level = settings.log.level.lower()
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,  # ours never prints query strings (tokens) or bodies
+        "log_level": level,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+        "server_header": False,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    os.environ[SERVE_ENV] = json.dumps(
+        {"config": None if config is None else str(config), "overrides": overrides or {}}
+    )
+    uvicorn.run("neural_trader.api.server:app_from_env", factory=True, workers=workers, **common)
+
+
+def app_from_env() -> FastAPI:
+    """The app of one of several workers (see the module doc)."""
+    spec = json.loads(os.environ[SERVE_ENV])
+    settings = load_settings(spec["config"], spec["overrides"])
+    return create_app(settings, ApiOptions.from_settings(settings, trading=False))

@@ -1,0 +1,204 @@
+"""The audit log: append-only and hash-chained, so that tampering is detectable.
+
+Each entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's own canonical
+content (sequence number, time, who, what, where from, result, detail). Editing an entry
+breaks its hash; recomputing that hash breaks the next entry's ``prev_hash``; deleting an
+entry leaves a gap in the sequence; deleting the newest entries leaves the head row (the last
+sequence number and hash) pointing past the end. :meth:`AuditLog.verify` checks all four.
+
+Appending locks the head row first (an UPDATE), so concurrent writers in several processes
+get consecutive sequence numbers and each chains onto the hash the other just wrote. The
+triggers of migration 0004 refuse UPDATE and DELETE of entries; the chain is what catches
+someone who goes around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from neural_trader.errors import StorageError
+from neural_trader.storage.store import Store
+from neural_trader.storage.tables import AuditHeadRow, AuditRow
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What happened: ``actor`` (a user name, ``strategy:ID``, ``cli:USER``) of ``actor_kind``
+    (user, api_key, strategy, cli, system) did ``action`` on ``target`` from ``source`` (an IP
+    address, ``cli``, ``server``) with ``result`` (ok, denied, refused, failed, ...)."""
+
+    actor: str
+    actor_kind: str
+    action: str
+    target: str = ""
+    source: str = ""
+    result: str = "ok"
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    ts: int
+    actor: str
+    actor_kind: str
+    action: str
+    target: str
+    source: str
+    result: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking the chain: ``ok``, how many entries were checked, and the first
+    problem found (the sequence number where the chain breaks and why)."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    broken_at: int | None = None
+    problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def canonical_detail(detail: Mapping[str, Any]) -> str:
+    """The one text form of ``detail`` that is stored and hashed (sorted keys, no spaces)."""
+    return json.dumps(
+        detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+def entry_hash(prev_hash: str, row: AuditRow) -> str:
+    """SHA-256 over the previous hash and the entry's canonical content."""
+    content = json.dumps(
+        [
+            row.seq,
+            row.ts,
+            row.actor,
+            row.actor_kind,
+            row.action,
+            row.target,
+            row.source,
+            row.result,
+            row.detail,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def _record(row: AuditRow) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        ts=row.ts,
+        actor=row.actor,
+        actor_kind=row.actor_kind,
+        action=row.action,
+        target=row.target,
+        source=row.source,
+        result=row.result,
+        detail=json.loads(row.detail),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+class AuditLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def append(self, entry: AuditEntry, ts: int | None = None) -> AuditRecord:
+        """Add ``entry`` at the end of the chain, in one transaction with the head row."""
+        with self._store._tx("append audit entry") as s:
+            # Locks the head first: on PostgreSQL the row, on SQLite the database for writing.
+            s.execute(
+                update(AuditHeadRow)
+                .where(AuditHeadRow.id == HEAD_ID)
+                .values(seq=AuditHeadRow.seq + 1)
+            )
+            head = s.execute(
+                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)
+            ).one_or_none()
+            if head is None:
+                raise StorageError("the audit log has no head row: the schema is not migrated")
+            seq, prev = int(head.seq), str(head.hash)
+            row = AuditRow(
+                seq=seq,
+                ts=time.time_ns() if ts is None else ts,
+                actor=_clip(entry.actor, 128),
+                actor_kind=_clip(entry.actor_kind, 16),
+                action=_clip(entry.action, 128),
+                target=_clip(entry.target, 256),
+                source=_clip(entry.source, 128),
+                result=_clip(entry.result, 32),
+                detail=canonical_detail(entry.detail),
+                prev_hash=prev,
+            )
+            row.hash = entry_hash(prev, row)
+            s.add(row)
+            s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(hash=row.hash))
+            return _record(row)
+
+    def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditRecord]:
+        def rows(s: Session) -> list[AuditRecord]:
+            q = select(AuditRow).where(AuditRow.seq > after_seq).order_by(AuditRow.seq)
+            return [_record(r) for r in s.scalars(q.limit(limit))]
+
+        return self._store._read("list audit entries", rows)
+
+    def verify(self) -> Verification:
+        """Walk the whole chain in order and report the first break, if any."""
+        return self._store._read("verify audit log", _walk)
+
+
+def _walk(s: Session) -> Verification:
+    head = s.get(AuditHeadRow, HEAD_ID)
+    if head is None:
+        return Verification(False, 0, 0, 0, "the head row is missing")
+    prev, expected, count = GENESIS, 1, 0
+    for row in s.scalars(select(AuditRow).order_by(AuditRow.seq)).yield_per(1000):
+        if row.seq != expected:
+            return Verification(
+                False, count, head.seq, expected,
+                f"entry {expected} is missing (the next entry is {row.seq})",
+            )  # fmt: skip
+        if row.prev_hash != prev:
+            return Verification(
+                False, count, head.seq, row.seq,
+                f"entry {row.seq} does not chain onto entry {row.seq - 1}",
+            )  # fmt: skip
+        if entry_hash(prev, row) != row.hash:
+            return Verification(
+                False, count, head.seq, row.seq, f"entry {row.seq} was altered after it was written"
+            )
+        prev, expected, count = row.hash, expected + 1, count + 1
+    if head.seq != count or head.hash != prev:
+        return Verification(
+            False, count, head.seq, count + 1,
+            f"the head says {head.seq} entries but {count} are present: entries were removed",
+        )  # fmt: skip
+    return Verification(True, count, head.seq)
