@@ -34,7 +34,7 @@ from neural_trader.brokers.base import Capabilities, ErrorRule, Failure, VenueEr
 from neural_trader.brokers.ccxt_broker import CcxtBroker
 from neural_trader.brokers.ccxt_common import venue_states
 from neural_trader.core.instruments import AssetClass
-from neural_trader.core.orders import Order, OrderStatus, OrderType, TimeInForce
+from neural_trader.core.orders import OrderStatus, OrderType, TimeInForce
 
 VENUE = "binance"
 STATUSES = venue_states(VENUE, {"PENDING_NEW": OrderStatus.SUBMITTED})
@@ -74,6 +74,8 @@ class BinanceBroker(CcxtBroker):
     error_rules = ERRORS
     client_ids = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
     default_currency = "USDT"
+    client_id_param = "newClientOrderId"
+    stop_param = "triggerPrice"
     options: ClassVar[Mapping[str, Any]] = {
         "fetchMarkets": {"types": ["spot"]},
         "fetchCurrencies": False,  # a private wallet call, not needed to trade
@@ -86,22 +88,6 @@ class BinanceBroker(CcxtBroker):
     def configure(self, exchange: Any) -> None:
         if self.paper:
             exchange.set_sandbox_mode(True)
-
-    def order_request(
-        self,
-        order: Order,
-        venue_id: str,
-        amount: str,
-        price: str | None,
-        stop: str | None,
-    ) -> tuple[str, dict[str, Any]]:
-        params: dict[str, Any] = {"newClientOrderId": venue_id}
-        limit = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        if limit:
-            params["timeInForce"] = order.time_in_force.value.upper()
-        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            params["triggerPrice"] = stop
-        return ("limit" if limit else "market"), params
 
     async def find_order(self, venue_id: str, market: str) -> dict[str, Any] | None:
         params = {"origClientOrderId": venue_id}

@@ -55,6 +55,9 @@ class CcxtBroker(Broker):
     client_ids: ClassVar[re.Pattern[str]]
     default_currency: ClassVar[str]
     options: ClassVar[Mapping[str, Any]] = {}
+    # Where the venue takes our client order id and a stop's trigger price.
+    client_id_param: ClassVar[str] = "clientOrderId"
+    stop_param: ClassVar[str] = "triggerPrice"
 
     def __init__(
         self,
@@ -220,7 +223,6 @@ class CcxtBroker(Broker):
         return sorted(out.values(), key=lambda f: (f.ts, f.fill_id))
 
     # -- venue hooks --------------------------------------------------------------------------
-    @abstractmethod
     def order_request(
         self,
         order: Order,
@@ -230,7 +232,15 @@ class CcxtBroker(Broker):
         stop: str | None,
     ) -> tuple[str, dict[str, Any]]:
         """ccxt's order type (``market``/``limit``) and the params that say the rest: the client
-        order id in the venue's field, time in force, stop price."""
+        order id in ``client_id_param``, time in force for limits, the stop in ``stop_param``.
+        A venue whose orders are shaped otherwise (Coinbase) overrides this."""
+        params: dict[str, Any] = {self.client_id_param: venue_id}
+        limit = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        if limit:
+            params["timeInForce"] = order.time_in_force.value.upper()
+        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+            params[self.stop_param] = stop
+        return ("limit" if limit else "market"), params
 
     def placed(self, order: Order, raw: Any) -> None:
         """Venue hook: note what the venue answered to a placement."""

@@ -36,7 +36,7 @@ from neural_trader.brokers.base import Capabilities, ErrorRule, Failure, Health,
 from neural_trader.brokers.ccxt_broker import CcxtBroker
 from neural_trader.brokers.ccxt_common import venue_states
 from neural_trader.core.instruments import AssetClass
-from neural_trader.core.orders import Order, OrderType, TimeInForce
+from neural_trader.core.orders import OrderType, TimeInForce
 
 VENUE = "kraken"
 STATUSES = venue_states(VENUE)  # ccxt maps all of Kraken's: pending, open, closed, ...
@@ -70,6 +70,8 @@ class KrakenBroker(CcxtBroker):
     error_rules = ERRORS
     client_ids = re.compile(rf"{_UUID}|[A-Za-z0-9_.:-]{{1,18}}")
     default_currency = "USD"
+    client_id_param = "clientOrderId"
+    stop_param = "stopLossPrice"
     poll_interval_s = 10.0
 
     def parse_order(self, raw: Any) -> VenueOrder:
@@ -84,22 +86,6 @@ class KrakenBroker(CcxtBroker):
         result = info.get("result") if isinstance(info, dict) else None
         state = str(result.get("status")) if isinstance(result, dict) else "unknown"
         return Health(self.name, state == "online", time.perf_counter() - started, state)
-
-    def order_request(
-        self,
-        order: Order,
-        venue_id: str,
-        amount: str,
-        price: str | None,
-        stop: str | None,
-    ) -> tuple[str, dict[str, Any]]:
-        params: dict[str, Any] = {"clientOrderId": venue_id}
-        limit = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        if limit:
-            params["timeInForce"] = order.time_in_force.value.upper()
-        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            params["stopLossPrice"] = stop
-        return ("limit" if limit else "market"), params
 
     async def find_order(self, venue_id: str, market: str) -> dict[str, Any] | None:
         params = {"clientOrderId": venue_id}

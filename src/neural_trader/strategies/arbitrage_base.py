@@ -9,6 +9,7 @@ value of a currency and lot rounding from the quotes it has seen.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from decimal import Decimal
 from fractions import Fraction
 from typing import ClassVar, NoReturn
@@ -30,7 +31,7 @@ def as_decimal(x: float) -> Fraction:
     return Fraction(repr(x))
 
 
-class ArbitrageStrategy(Strategy):
+class ArbitrageStrategy(Strategy, ABC):
     """What both arbitrage strategies share: the latest quote per leg symbol, one attempt at a
     time run by the leg-risk rule, and the strategy's exact balances per currency.
 
@@ -74,16 +75,17 @@ class ArbitrageStrategy(Strategy):
     def _check_symbols(self, symbols: list[str]) -> None:
         """Raise StrategyError (via ``_bad_symbols``) when the legs cannot be traded."""
 
+    @abstractmethod
     def _assign(self, symbols: list[str], given: bool) -> None:
         """Take the legs; ``given`` is False when they were inferred from the quotes."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _scan(self, quote: QuoteTick) -> Arbitrage | None:
         """An attempt worth entering on the quotes now, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def value(self, currency: str) -> float:
-        raise NotImplementedError
+        """One unit of ``currency`` in the home currency at the latest quotes."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     def on_start(self) -> None:

@@ -78,8 +78,7 @@ def test_each_bar_becomes_four_trades_with_their_quotes_along_the_intrabar_path(
 def test_a_tie_goes_to_the_low_first_when_the_bar_closed_at_or_above_its_open() -> None:
     ticks = derived_ticks(bars([(T, 1.10050, 1.10100, 1.10000, 1.10080, 4.0)]), spread=0.0)
     assert ticks.price[0::2].tolist() == [1.10050, 1.10000, 1.10100, 1.10080]
-    # In floats 1.3 - 1.1 < 1.1 - 0.9 by a few ulps; it is still a tie.
-    assert 1.3 - 1.1 < 1.1 - 0.9
+    # In floats 1.3 - 1.1 is a few ulps below 1.1 - 0.9; within a billionth it is still a tie.
     tie = derived_ticks(bars([(T, 1.1, 1.3, 0.9, 1.2, 4.0)]), spread=0.0)
     assert tie.price[0::2].tolist() == [1.1, 0.9, 1.3, 1.2]
     assert ticks.bid[1::2].tolist() == ticks.price[0::2].tolist()  # no spread: bid = ask = price
