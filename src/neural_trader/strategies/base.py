@@ -128,6 +128,11 @@ class Strategy:
     def check_params(self) -> None:
         """Override for checks that involve several parameters; raise StrategyError."""
 
+    def handles(self, event: str) -> bool:
+        """Whether the strategy acts on ``event`` (bar, quote, trade, news): the kernel routes
+        it only those. A wrapper (the manager's) answers for what it wraps."""
+        return overrides(type(self), event)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def bind(self, ctx: StrategyContext) -> None:
         self._ctx = ctx
@@ -234,4 +239,9 @@ class Strategy:
         return ctx.submit(order)
 
 
-__all__ = ["Param", "Strategy", "StrategyContext"]
+def overrides(kind: type[Strategy], event: str) -> bool:
+    """Whether ``kind`` defines its own ``on_<event>`` handler."""
+    return getattr(kind, f"on_{event}") is not getattr(Strategy, f"on_{event}")
+
+
+__all__ = ["Param", "Strategy", "StrategyContext", "overrides"]

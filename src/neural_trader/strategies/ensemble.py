@@ -229,12 +229,11 @@ class Ensemble(Strategy):
             Voter(s, spec.weight, self._touched) for s, spec in zip(strategies, specs, strict=True)
         ]
         for i, s in enumerate(strategies):
-            kind = type(s)
-            ticks = "quotes" if kind.on_quote is not Strategy.on_quote else "trades"
-            if ticks == "quotes" or kind.on_trade is not Strategy.on_trade:
+            ticks = "quotes" if s.handles("quote") else "trades"
+            if ticks == "quotes" or s.handles("trade"):
                 raise StrategyError(
                     f"ensemble: parameter 'members.{i}': members are driven by bars only, and "
-                    f"{kind.__name__} handles {ticks}",
+                    f"{type(s).__name__} handles {ticks}",
                     strategy=self.name,
                     parameter=f"members.{i}",
                 )

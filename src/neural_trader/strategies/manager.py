@@ -154,6 +154,9 @@ class ManagedStrategy(Strategy):
         self.context: AllocatedContext | None = None
         self.seen: dict[str, None] = {}  # symbols it has had bars of, in order
 
+    def handles(self, event: str) -> bool:
+        return self.inner.handles(event)
+
     def bind(self, ctx: StrategyContext) -> None:
         super().bind(ctx)
         self.context = AllocatedContext(ctx, self.allocation)

@@ -29,7 +29,7 @@ from neural_trader.data.ticks import derived_ticks
 from neural_trader.errors import DataError
 from neural_trader.risk.breaker import BreakerConfig, BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, RiskLimits
-from neural_trader.strategies.base import Strategy
+from neural_trader.strategies.base import Strategy, overrides
 from neural_trader.trading.breaker import BreakerMonitor
 from neural_trader.trading.equity import EquityRecorder
 from neural_trader.trading.instruments import default_instrument
@@ -251,8 +251,8 @@ def quotes_only(strategy: Strategy | type[Strategy]) -> bool:
     kind = strategy if isinstance(strategy, type) else type(strategy)
     if getattr(kind, "replays_ticks", False):
         return True
-    ticks = kind.on_quote is not Strategy.on_quote or kind.on_trade is not Strategy.on_trade
-    return ticks and kind.on_bar is Strategy.on_bar
+    ticks = overrides(kind, "quote") or overrides(kind, "trade")
+    return ticks and not overrides(kind, "bar")
 
 
 def derived_for(bars: BarSeries, instruments: InstrumentRegistry) -> TickSeries:

@@ -94,20 +94,19 @@ class Kernel:
     def add_strategy(self, strategy: Strategy) -> None:
         self.strategies[strategy.id] = strategy
         strategy.bind(self)
-        kind = type(strategy)
-        if kind.on_bar is not Strategy.on_bar:
+        if strategy.handles("bar"):
             self._route(
                 strategy.symbols, strategy.on_bar, self._bar_handlers, self._all_bar_handlers
             )
-        if kind.on_quote is not Strategy.on_quote:
+        if strategy.handles("quote"):
             self._route(
                 strategy.symbols, strategy.on_quote, self._quote_handlers, self._all_quote_handlers
             )
-        if kind.on_trade is not Strategy.on_trade:
+        if strategy.handles("trade"):
             self._route(
                 strategy.symbols, strategy.on_trade, self._trade_handlers, self._all_trade_handlers
             )
-        if kind.on_news is not Strategy.on_news:
+        if strategy.handles("news"):
             self._news_readers.append(strategy)
 
     @staticmethod
