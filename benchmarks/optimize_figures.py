@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from synthetic import synthetic_minutes
 
 from neural_trader.core.market_data import BarSeries
 from neural_trader.optimize import ProcessExecutor
@@ -37,20 +38,6 @@ from neural_trader.trading.backtest import BacktestConfig
 BARS = 1_000_000
 COMBINATIONS = 100
 TARGET_SECONDS = 1.0
-
-
-def synthetic_minutes(n: int, seed: int = 7) -> BarSeries:
-    """The bars of ``benchmarks/run.py`` (geometric random walk, fixed seed), repeated here
-    because run.py imports this module and importing it back would be circular."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 5e-4, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    spread = np.abs(rng.normal(0.0, 2e-4, n))
-    high = np.maximum(open_, close) * (1 + spread)
-    low = np.minimum(open_, close) * (1 - spread)
-    ts = 1_600_000_000_000_000_000 + np.arange(n, dtype=np.int64) * 60_000_000_000
-    volume = rng.integers(100, 10_000, n).astype(np.float64)
-    return BarSeries("SYN", "1m", ts, open_, high, low, close, volume)
 
 
 def combinations(n: int = COMBINATIONS) -> list[dict[str, int]]:

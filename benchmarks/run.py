@@ -28,9 +28,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-
-from neural_trader.core.market_data import Bar, BarSeries
+from neural_trader.core.market_data import Bar
 from neural_trader.data import load_bars
 from neural_trader.strategies import SmaCross, Strategy
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
@@ -41,20 +39,9 @@ from neural_figures import neural_figures
 from optimize_figures import optimize_figures
 from reference_backtesting_py import bars_per_second as reference_bars_per_second
 from risk_figures import batched_var, monte_carlo
+from synthetic import synthetic_minutes
 
 TARGET_BARS_PER_S = 1_000_000
-
-
-def synthetic_minutes(n: int, seed: int = 7) -> BarSeries:
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 5e-4, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    spread = np.abs(rng.normal(0.0, 2e-4, n))
-    high = np.maximum(open_, close) * (1 + spread)
-    low = np.minimum(open_, close) * (1 - spread)
-    ts = 1_600_000_000_000_000_000 + np.arange(n, dtype=np.int64) * 60_000_000_000
-    volume = rng.integers(100, 10_000, n).astype(np.float64)
-    return BarSeries("SYN", "1m", ts, open_, high, low, close, volume)
 
 
 class Churn(Strategy):
