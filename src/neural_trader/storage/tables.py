@@ -50,7 +50,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
 
 class Base(DeclarativeBase):
-    pass
+    """The metadata every table here shares (what Alembic's migrations are checked against)."""
 
 
 class OrderRow(Base):
