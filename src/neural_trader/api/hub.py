@@ -229,11 +229,15 @@ class Hub:
     async def _close(
         self, client: Client, code: int, reason: str, notice: dict[str, Any] | None
     ) -> None:
-        with contextlib.suppress(Exception):  # the peer may be gone or stuck: never wait long
-            if notice is not None:
-                await asyncio.wait_for(client.transport.send(_encode(notice)), NOTICE_TIMEOUT_S)
+        # The peer may be gone or stuck: never wait long (asyncio.timeout rather than wait_for,
+        # which on Python 3.11 can drop a cancellation of the closer).
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.transport.close(code, reason), NOTICE_TIMEOUT_S)
+            if notice is not None:
+                async with asyncio.timeout(NOTICE_TIMEOUT_S):
+                    await client.transport.send(_encode(notice))
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(NOTICE_TIMEOUT_S):
+                await client.transport.close(code, reason)
 
     async def _send_loop(self, client: Client) -> None:
         try:

@@ -326,9 +326,10 @@ class SyncCalls:
         if self.bucket is not None:
             await self.bucket.acquire()
         try:
-            return await asyncio.wait_for(
-                asyncio.to_thread(self._locked, fn, *args), self._timeout_s + 1.0
-            )
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+            # arrives as the call completes, which left the pool's stream running after stop().
+            async with asyncio.timeout(self._timeout_s + 1.0):
+                return await asyncio.to_thread(self._locked, fn, *args)
         except VenueError:
             raise
         except TimeoutError:

@@ -23,7 +23,6 @@ events, ``brokers.events`` for the rest), published on the event loop's thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,11 +116,7 @@ class BrokerPool:
         tasks = [t for t in (self._health_task,) if t is not None] + list(self._tasks)
         for venue in self.venues.values():
             tasks += [t for t in (venue.reconnect_task, venue.stream_task) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, VenueError):
-                await task
+        await _cancel(tasks)
         for venue in self.venues.values():
             venue.set_state(VenueState.CLOSED)
             await venue.close_all()
@@ -366,3 +361,19 @@ class BrokerPool:
                 for name, v in self.venues.items()
             },
         }
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again any that is still
+    running a second later (a library may swallow one cancellation). A venue's error is
+    dropped (the pool is closing and it was reported as an event); any other is a bug and is
+    raised."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    errors = [t.exception() for t in tasks if not t.cancelled()]
+    for error in errors:
+        if error is not None and not isinstance(error, VenueError):
+            raise error
