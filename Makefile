@@ -12,8 +12,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# The API on 127.0.0.1:8080 with the paper session trading inside it (`neural-trader run` is
+# the same session without the API).
 run: $(STAMP)
-	$(BIN)/neural-trader run $(ARGS)
+	$(BIN)/neural-trader serve $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
