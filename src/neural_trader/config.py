@@ -165,6 +165,9 @@ class BrokerSettings(Section):
 
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
+    # OAuth 1.0a access token and its secret (E*TRADE), renewed daily by the user's login.
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
     paper_trading: bool = True
     base_url: str | None = None
     extra: Annotated[dict[str, str], NoDecode, BeforeValidator(_json_object)] = Field(
@@ -360,6 +363,10 @@ class ApiSettings(Section):
     ws_heartbeat_seconds: float = Field(default=15.0, gt=0)
     ws_replay_size: int = Field(default=1000, ge=0)
     job_workers: int = Field(default=1, ge=1, le=32)
+    # Requests per second each API key or user (and each client address on /api/v1/auth/*)
+    # may make on average, and how many at once (0: the rate rounded up); rate 0: no limit.
+    rate_limit_per_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    rate_limit_burst: int = Field(default=0, ge=0)
 
 
 class RedisSettings(Section):
@@ -381,6 +388,20 @@ class LogSettings(Section):
     level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = "INFO"
     # ``json`` would shadow BaseModel.json; the key in files and the environment is ``json``.
     json_: bool = Field(default=False, alias="json")
+
+
+class TelemetrySettings(Section):
+    """``[telemetry]``: OpenTelemetry traces, exported over OTLP/HTTP when an endpoint is set."""
+
+    otlp_endpoint: str | None = None  # e.g. http://localhost:4318/v1/traces; unset: off
+    service_name: str = Field(default="neural-trader", min_length=1)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url
 
 
 # -- the settings ---------------------------------------------------------------------------------
@@ -421,6 +442,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -21,12 +21,18 @@ from neural_trader.brokers.binance import BinanceBroker
 from neural_trader.brokers.ccxt_broker import CcxtBroker
 from neural_trader.brokers.coinbase import CAPABILITIES as COINBASE_CAPABILITIES
 from neural_trader.brokers.coinbase import CoinbaseBroker
+from neural_trader.brokers.etrade import CAPABILITIES as ETRADE_CAPABILITIES
+from neural_trader.brokers.etrade import EtradeBroker
 from neural_trader.brokers.kraken import CAPABILITIES as KRAKEN_CAPABILITIES
 from neural_trader.brokers.kraken import KrakenBroker
 from neural_trader.brokers.paper import FeeModel
 from neural_trader.brokers.paper_adapter import PAPER_CAPABILITIES, PaperBroker
 from neural_trader.brokers.pool import BrokerPool, PoolSettings
 from neural_trader.brokers.routing import Router
+from neural_trader.brokers.schwab import CAPABILITIES as SCHWAB_CAPABILITIES
+from neural_trader.brokers.schwab import build_schwab, td_ameritrade_notice
+from neural_trader.brokers.webull import CAPABILITIES as WEBULL_CAPABILITIES
+from neural_trader.brokers.webull import WebullBroker
 from neural_trader.config import BrokerSettings, Settings
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.instruments import InstrumentRegistry
@@ -38,13 +44,14 @@ Factory = Callable[[str, BrokerSettings, Settings, InstrumentRegistry], Broker]
 # Venues of the platform without an adapter yet, and what to know about each.
 NOT_AVAILABLE = {
     "interactive_brokers": "the Interactive Brokers adapter (ib-async) is not built yet",
-    "schwab": "the Schwab adapter (schwab-py) is not built yet",
-    "td_ameritrade": "TD Ameritrade's API was retired into Schwab's; configure schwab instead "
-    "(whose adapter is not built yet)",
     "robinhood": "the Robinhood adapter is not built yet",
-    "webull": "the Webull OpenAPI adapter is not built yet",
-    "etrade": "the E*TRADE adapter is not built yet",
     "fidelity": "Fidelity offers no public API for retail trading, so there is no adapter",
+}
+
+# Venues whose name is served by another venue's adapter, and why.
+NOTES = {
+    "td_ameritrade": "TD Ameritrade's API was retired into Schwab's: this name uses the Schwab "
+    "adapter (configure it as for schwab)",
 }
 
 
@@ -86,6 +93,65 @@ def _alpaca(
     )
 
 
+def _schwab(
+    name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+) -> Broker:
+    """Schwab's Trader API: app key and secret, and the token file schwab-py's login flow
+    wrote (``extra.token_path``); see :func:`~neural_trader.brokers.schwab.build_schwab`."""
+    return build_schwab(
+        name,
+        _secret(name, cfg, "api_key"),
+        _secret(name, cfg, "api_secret"),
+        cfg.paper_trading,
+        cfg.base_url,
+        cfg.extra,
+        cfg.timeout_s,
+    )
+
+
+def _td_ameritrade(
+    name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+) -> Broker:
+    """TD Ameritrade's API was retired into Schwab's: the Schwab adapter, with a notice."""
+    td_ameritrade_notice(name)
+    return _schwab(name, cfg, settings, instruments)
+
+
+def _etrade(
+    name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+) -> Broker:
+    """E*TRADE: consumer key and secret plus the day's OAuth access token and secret;
+    ``extra.account_id_key`` picks the account when there are several; ``paper_trading``
+    uses the sandbox."""
+    return EtradeBroker(
+        _secret(name, cfg, "api_key"),
+        _secret(name, cfg, "api_secret"),
+        _secret(name, cfg, "access_token"),
+        _secret(name, cfg, "access_token_secret"),
+        paper=cfg.paper_trading,
+        base_url=cfg.base_url,
+        timeout_s=cfg.timeout_s,
+        account_id_key=cfg.extra.get("account_id_key"),
+        name=name,
+    )
+
+
+def _webull(
+    name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+) -> Broker:
+    """Webull's OpenAPI: app key and secret; ``extra.account_id`` picks the account when the
+    key reaches several; ``paper_trading`` uses Webull's test environment."""
+    return WebullBroker(
+        _secret(name, cfg, "api_key"),
+        _secret(name, cfg, "api_secret"),
+        account_id=cfg.extra.get("account_id"),
+        paper=cfg.paper_trading,
+        base_url=cfg.base_url,
+        timeout_s=cfg.timeout_s,
+        name=name,
+    )
+
+
 def _ccxt(cls: type[CcxtBroker]) -> Factory:
     """A crypto exchange on ccxt. ``extra.currency`` names the account currency (the venue's
     usual quote currency by default); ``paper_trading`` picks the venue's testnet where it has
@@ -118,6 +184,10 @@ ADAPTERS: dict[str, Factory] = {
     "binance": _ccxt(BinanceBroker),
     "coinbase": _ccxt(CoinbaseBroker),
     "kraken": _ccxt(KrakenBroker),
+    "webull": _webull,
+    "etrade": _etrade,
+    "schwab": _schwab,
+    "td_ameritrade": _td_ameritrade,
 }
 CAPABILITIES: dict[str, Capabilities] = {
     "paper": PAPER_CAPABILITIES,
@@ -125,6 +195,10 @@ CAPABILITIES: dict[str, Capabilities] = {
     "binance": BINANCE_CAPABILITIES,
     "coinbase": COINBASE_CAPABILITIES,
     "kraken": KRAKEN_CAPABILITIES,
+    "webull": WEBULL_CAPABILITIES,
+    "etrade": ETRADE_CAPABILITIES,
+    "schwab": SCHWAB_CAPABILITIES,
+    "td_ameritrade": SCHWAB_CAPABILITIES,
 }
 
 

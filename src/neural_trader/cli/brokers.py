@@ -41,7 +41,9 @@ def _row(name: str, settings: Settings) -> dict[str, Any]:
         _registry().adapter_for(name)
     except VenueError as exc:
         return row | {"adapter": False, "note": exc.message}
-    return row | {"adapter": True, "capabilities": _registry().CAPABILITIES[name].describe()}
+    row |= {"adapter": True, "capabilities": _registry().CAPABILITIES[name].describe()}
+    note = _registry().NOTES.get(name)
+    return row if note is None else row | {"note": note}
 
 
 @brokers_app.command("list")

@@ -61,6 +61,7 @@ def test_list_json_shows_venues_capabilities_and_no_secret(tmp_path: Path) -> No
     assert alpaca["capabilities"]["requests_per_s"] == pytest.approx(200 / 60)
     assert rows["fidelity"]["adapter"] is False
     assert "no public API for retail trading" in rows["fidelity"]["note"]
+    assert rows["td_ameritrade"]["adapter"] and rows["schwab"]["adapter"]
     assert "retired into Schwab" in rows["td_ameritrade"]["note"]
     assert data["routes"] == {"equity": ["alpaca", "paper"]}
 
