@@ -168,6 +168,9 @@ class BrokerSettings(Section):
     # OAuth 1.0a access token and its secret (E*TRADE), renewed daily by the user's login.
     access_token: SecretStr | None = None
     access_token_secret: SecretStr | None = None
+    # A login's password and TOTP secret (Robinhood equities).
+    password: SecretStr | None = None
+    mfa_secret: SecretStr | None = None
     paper_trading: bool = True
     base_url: str | None = None
     extra: Annotated[dict[str, str], NoDecode, BeforeValidator(_json_object)] = Field(

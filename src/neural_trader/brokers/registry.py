@@ -28,6 +28,11 @@ from neural_trader.brokers.kraken import KrakenBroker
 from neural_trader.brokers.paper import FeeModel
 from neural_trader.brokers.paper_adapter import PAPER_CAPABILITIES, PaperBroker
 from neural_trader.brokers.pool import BrokerPool, PoolSettings
+from neural_trader.brokers.robinhood import CAPABILITIES as ROBINHOOD_CAPABILITIES
+from neural_trader.brokers.robinhood import RobinhoodBroker
+from neural_trader.brokers.robinhood_crypto import BASE_URL as ROBINHOOD_CRYPTO_URL
+from neural_trader.brokers.robinhood_crypto import CryptoClient
+from neural_trader.brokers.robinhood_stocks import StocksClient
 from neural_trader.brokers.routing import Router
 from neural_trader.brokers.schwab import CAPABILITIES as SCHWAB_CAPABILITIES
 from neural_trader.brokers.schwab import build_schwab, td_ameritrade_notice
@@ -44,7 +49,6 @@ Factory = Callable[[str, BrokerSettings, Settings, InstrumentRegistry], Broker]
 # Venues of the platform without an adapter yet, and what to know about each.
 NOT_AVAILABLE = {
     "interactive_brokers": "the Interactive Brokers adapter (ib-async) is not built yet",
-    "robinhood": "the Robinhood adapter is not built yet",
     "fidelity": "Fidelity offers no public API for retail trading, so there is no adapter",
 }
 
@@ -115,6 +119,41 @@ def _td_ameritrade(
     """TD Ameritrade's API was retired into Schwab's: the Schwab adapter, with a notice."""
     td_ameritrade_notice(name)
     return _schwab(name, cfg, settings, instruments)
+
+
+def _robinhood(
+    name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+) -> Broker:
+    """Robinhood: ``api_key``/``api_secret`` are the Crypto Trading API key and base64 ed25519
+    seed (crypto pairs); ``extra.username`` with ``password`` and ``mfa_secret`` log in for
+    equities (``extra.account_number``, ``extra.session_path`` optional). Either or both."""
+    if cfg.paper_trading:
+        raise ConfigError(
+            f"brokers.{name}: Robinhood has no paper environment; set paper_trading = false"
+        )
+    crypto = None
+    if cfg.api_key is not None or cfg.api_secret is not None:
+        crypto = CryptoClient(
+            _secret(name, cfg, "api_key"),
+            _secret(name, cfg, "api_secret"),
+            base_url=cfg.base_url or ROBINHOOD_CRYPTO_URL,
+            timeout_s=cfg.timeout_s,
+        )
+    stocks = None
+    if cfg.extra.get("username"):
+        stocks = StocksClient(
+            cfg.extra["username"],
+            _secret(name, cfg, "password"),
+            cfg.mfa_secret,
+            account_number=cfg.extra.get("account_number"),
+            session_path=cfg.extra.get("session_path"),
+            timeout_s=cfg.timeout_s,
+        )
+    if crypto is None and stocks is None:
+        raise ConfigError(
+            f"brokers.{name} needs api_key and api_secret (crypto) or extra.username (equities)"
+        )
+    return RobinhoodBroker(crypto, stocks, name=name)
 
 
 def _etrade(
@@ -188,6 +227,7 @@ ADAPTERS: dict[str, Factory] = {
     "etrade": _etrade,
     "schwab": _schwab,
     "td_ameritrade": _td_ameritrade,
+    "robinhood": _robinhood,
 }
 CAPABILITIES: dict[str, Capabilities] = {
     "paper": PAPER_CAPABILITIES,
@@ -199,6 +239,7 @@ CAPABILITIES: dict[str, Capabilities] = {
     "etrade": ETRADE_CAPABILITIES,
     "schwab": SCHWAB_CAPABILITIES,
     "td_ameritrade": SCHWAB_CAPABILITIES,
+    "robinhood": ROBINHOOD_CAPABILITIES,
 }
 
 
