@@ -58,3 +58,21 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
             conn.execute(text("set local lock_timeout = '30s'"))
             conn.execute(text(f'drop schema "{schema}" cascade'))
         admin.dispose()
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The loopback Redis, or a clear skip (a failure with NT_REQUIRE_SERVICES=1)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL

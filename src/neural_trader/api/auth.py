@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from neural_trader.api.context import context_of
 from neural_trader.api.events import Actor
 from neural_trader.api.problems import Problem
+from neural_trader.api.ratelimit import limit_principal
 from neural_trader.errors import AuthError
 from neural_trader.security import PERMISSIONS, Authenticator, Principal
 from neural_trader.security.credentials import looks_like_key
@@ -52,6 +53,7 @@ async def authorize(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     request.scope["nt.principal"] = principal
+    limit_principal(request, principal)  # 429 once the caller's bucket is empty
     missing = [s for s in scopes.scopes if not principal.can(s)]
     if missing:
         raise Problem(

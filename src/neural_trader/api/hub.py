@@ -5,9 +5,9 @@ subscriber's queue; a client whose queue is full is a slow consumer: it gets one
 a short timeout, on its own task) and is closed, while everyone else carries on.
 
 Sequence numbers are per channel and come from the :class:`Backend`, together with delivery:
-the in-process :class:`LocalBackend` numbers and delivers at once; a Redis backend (fan-out
-across replicas) implements the same two calls, numbering with ``INCR`` and delivering what
-its pub/sub subscription receives. The hub keeps the last ``replay_size`` messages of each
+the in-process :class:`LocalBackend` numbers and delivers at once; the Redis fan-out across
+replicas (:mod:`neural_trader.api.fanout`) numbers the same way, per replica, and also
+delivers what other replicas published. The hub keeps the last ``replay_size`` messages of each
 channel so a client that reconnects can resume after the last sequence number it saw.
 """
 
@@ -43,17 +43,28 @@ class Transport(Protocol):
 
 
 class Backend(Protocol):
-    """Numbers and delivers messages; ``deliver`` is called on the hub's event loop."""
+    """Numbers and delivers messages; ``deliver`` is called on the hub's event loop.
+    ``replica`` names whose sequence numbers these are when several replicas share events
+    (see :mod:`neural_trader.api.fanout`), None in one process."""
+
+    @property
+    def replica(self) -> str | None: ...
 
     def attach(self, deliver: Callable[[str, int, dict[str, Any]], None]) -> None: ...
 
     def publish(self, channel: str, data: dict[str, Any]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
 
 
 class LocalBackend:
     """One process: consecutive numbers per channel, delivered immediately."""
+
+    replica: str | None = None
 
     def __init__(self) -> None:
         self._deliver: Callable[[str, int, dict[str, Any]], None] | None = None
@@ -66,6 +77,12 @@ class LocalBackend:
         seq = self._seq[channel] = self._seq.get(channel, 0) + 1
         if self._deliver is not None:
             self._deliver(channel, seq, data)
+
+    async def start(self) -> None:
+        """Nothing to connect: delivery is a call in this process."""
+
+    def status(self) -> dict[str, Any]:
+        return {"status": "disabled", "detail": "one process (redis.url is not set)"}
 
     async def close(self) -> None:
         self._deliver = None
@@ -162,6 +179,8 @@ class Hub:
             "replayed": len(missed),
             "complete": complete,
         }
+        if self.backend.replica is not None:  # numbers are this replica's: resume only here
+            reply["replica"] = self.backend.replica
         for text in (_encode(reply), *missed):
             if not client.offer(text):
                 self._drop(client)
@@ -176,6 +195,11 @@ class Hub:
         return bool(self._subscribers.get(channel))
 
     # -- publishing ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """On the serving loop: bind it and start the backend (Redis fan-out connects)."""
+        self.bind_loop()
+        await self.backend.start()
+
     def bind_loop(self) -> None:
         """Remember the running loop, so publishers on other threads can hand messages to it."""
         if self._loop is None:

@@ -101,6 +101,11 @@ class BacktestJobs:
         self.metrics.jobs.labels(job.status).inc()
         self.hub.publish("jobs", job_view(job))
 
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running (the queue depth metric)."""
+        return len(self._futures)
+
     def get(self, job_id: str) -> JobRecord:
         try:
             job = self.registry.get_job(job_id)

@@ -110,11 +110,13 @@ class RequestObserver:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, observed)
-        finally:
-            elapsed = time.perf_counter() - started
-            await self._after(scope, status, elapsed, request_id)
+        # Every line logged while the request runs carries its id (see api/logs.py).
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, observed)
+            finally:
+                elapsed = time.perf_counter() - started
+                await self._after(scope, status, elapsed, request_id)
 
     async def _after(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         method = str(scope.get("method", ""))
@@ -122,10 +124,13 @@ class RequestObserver:
         self.metrics.requests.labels(method, route, str(status)).inc()
         self.metrics.latency.labels(method, route).observe(elapsed)
         principal = scope.get("nt.principal")
-        user = principal.username if isinstance(principal, Principal) else None
+        who: dict[str, Any] = {}
+        if isinstance(principal, Principal):
+            who = {"user": principal.username, "user_id": principal.user_id,
+                   "key_id": principal.key_id, "via": principal.via}  # fmt: skip
         log.info(
             "request", method=method, route=route, path=scope.get("path"), status=status,
-            ms=round(elapsed * 1000, 2), user=user, request_id=request_id,
+            ms=round(elapsed * 1000, 2), request_id=request_id, **who,
         )  # fmt: skip
         audit = self.audit()
         if method in STATE_CHANGING and audit is not None:

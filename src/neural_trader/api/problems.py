@@ -47,6 +47,7 @@ TYPES = _types(
     ("conflict", "Conflict", 409, "The resource is not in a state that allows this."),
     ("payload-too-large", "Request body too large", 413, "The body exceeds the size limit."),
     ("unsupported-media-type", "Unsupported media type", 415, "Send JSON."),
+    ("rate-limited", "Too many requests", 429, "Rate limit spent; retry after `Retry-After` s."),
     ("oauth", "Token request refused", 400, "An OAuth2 grant was refused (see `error`)."),
     ("order-denied", "Order denied by the risk gate", 422, "A pre-trade risk rule said no."),
     ("unavailable", "Service unavailable", 503, "A component this needs is not running."),
@@ -76,6 +77,7 @@ _BY_STATUS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation",
+    429: "rate-limited",
     503: "unavailable",
 }
 

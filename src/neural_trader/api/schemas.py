@@ -8,9 +8,37 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), allow_inf_nan=False, decimal_places=8)]
+# A positive amount below 10^12 with at most 8 decimals, as the schema publishes it: a decimal
+# string (exact) or a whole number. A JSON float is accepted too, when it has at most 8 decimals.
+_FRACTIONS = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{7 - k}}}" for k in range(8))  # 1-8 digits, not all 0
+AMOUNT_PATTERN = rf"^(0*[1-9][0-9]{{0,11}}(\.[0-9]{{1,8}})?|0*\.({_FRACTIONS}))$"
+Amount = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("1e12"), allow_inf_nan=False, decimal_places=8),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 22},
+                {"type": "integer", "minimum": 1, "maximum": 999_999_999_999},
+            ]
+        }
+    ),
+]
+# 0 to 10,000 basis points, a decimal string or a JSON number.
+BasisPoints = Annotated[
+    Decimal,
+    Field(ge=0, le=10_000, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^(10000(\.0{1,8})?|[0-9]{1,4}(\.[0-9]{1,8})?)$"},
+                {"type": "number", "minimum": 0, "maximum": 10_000},
+            ]
+        }
+    ),
+]
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")]
 
 
@@ -76,8 +104,8 @@ class BacktestRequest(Strict):
     end: date | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     cash: Amount | None = None
-    commission_bps: Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
-    slippage_bps: Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
+    commission_bps: BasisPoints | None = None
+    slippage_bps: BasisPoints | None = None
 
 
 class JobOut(BaseModel):

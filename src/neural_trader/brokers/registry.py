@@ -49,7 +49,10 @@ Factory = Callable[[str, BrokerSettings, Settings, InstrumentRegistry], Broker]
 # Venues of the platform without an adapter yet, and what to know about each.
 NOT_AVAILABLE = {
     "interactive_brokers": "the Interactive Brokers adapter (ib-async) is not built yet",
-    "fidelity": "Fidelity offers no public API for retail trading, so there is no adapter",
+    "fidelity": "Fidelity offers no public API for retail trading, so there is no adapter; "
+    "aggregators reach Fidelity accounts only read-only and after Fidelity's approval (SnapTrade "
+    "lists Fidelity outside its read-and-trade brokers), which cannot place orders. Trade on "
+    "another configured venue (e.g. schwab, alpaca, interactive_brokers, etrade)",
 }
 
 # Venues whose name is served by another venue's adapter, and why.

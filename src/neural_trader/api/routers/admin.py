@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from neural_trader.api.auth import authorize
 from neural_trader.api.context import context_of
 from neural_trader.api.encoding import iso_ns
-from neural_trader.api.routers.common import API_PREFIX, PROTECTED
+from neural_trader.api.routers.common import API_PREFIX, MAX_SEQ, PROTECTED
 from neural_trader.security import Principal
 
 router = APIRouter(prefix=API_PREFIX, tags=["admin"], responses=PROTECTED)
@@ -38,7 +38,7 @@ async def keys(request: Request, _: UsersAdmin) -> dict[str, Any]:
 async def audit(
     request: Request,
     _: AuditReader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Audit entries in order, ``limit`` at a time after sequence number ``after``."""

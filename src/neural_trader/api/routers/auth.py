@@ -41,7 +41,7 @@ def _basic(request: Request) -> tuple[str, str] | None:
 @router.post("/token", response_model=TokenOut, responses=PROTECTED)
 async def token(
     request: Request,
-    grant_type: Annotated[str, Form(max_length=64)],
+    grant_type: Annotated[str, Form(min_length=1, max_length=64)],
     username: FormText = None,
     password: FormText = None,
     scope: Annotated[str, Form(max_length=4096)] = "",
@@ -77,7 +77,9 @@ async def token(
 
 
 @router.post("/revoke", responses=PROTECTED)
-async def revoke(request: Request, token: Annotated[str, Form(max_length=4096)]) -> dict[str, str]:
+async def revoke(
+    request: Request, token: Annotated[str, Form(min_length=1, max_length=4096)]
+) -> dict[str, str]:
     """Revoke a refresh token and every token rotated from the same login (RFC 7009: the
     answer is the same whether or not the token was valid)."""
     auth = context_of(request).auth

@@ -8,6 +8,8 @@ from neural_trader.api.problems import MEDIA_TYPE
 from neural_trader.api.schemas import ProblemDetails
 
 API_PREFIX = "/api/v1"
+# Sequence numbers are 64-bit signed integers in both databases.
+MAX_SEQ = 2**63 - 1
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from neural_trader.api.context import ApiContext, context_of
@@ -38,11 +38,16 @@ def _components(ctx: ApiContext) -> dict[str, dict[str, Any]]:
         report["trading"] = {"status": "ok", **ctx.orders.status_view()}
     else:
         report["trading"] = {"status": "down", "error": ctx.orders.failure or "not running"}
-    report["websocket"] = {"status": "ok", "clients": ctx.hub.clients}
+    # A Redis fan-out outage degrades, not downs: this replica still serves its own clients.
+    fanout = ctx.hub.backend.status()
+    report["websocket"] = {"status": "ok", "clients": ctx.hub.clients, "fanout": fanout}
     return report
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    responses={503: {"description": "A component the server needs is down (same body)."}},
+)
 async def ready(request: Request) -> JSONResponse:
     ctx = context_of(request)
     components = await run_in_threadpool(_components, ctx)
@@ -51,6 +56,10 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "Prometheus text exposition format."}},
+)
 async def metrics(request: Request) -> Response:
     return Response(context_of(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -19,8 +19,16 @@ from neural_trader.api.context import context_of
 from neural_trader.api.encoding import exact
 from neural_trader.api.events import order_view, row_view
 from neural_trader.api.problems import Problem
-from neural_trader.api.routers.common import API_PREFIX, CONFLICT, NOT_FOUND, PROTECTED, UNAVAILABLE
+from neural_trader.api.routers.common import (
+    API_PREFIX,
+    CONFLICT,
+    MAX_SEQ,
+    NOT_FOUND,
+    PROTECTED,
+    UNAVAILABLE,
+)
 from neural_trader.api.schemas import OrderList, OrderOut, OrderRequest
+from neural_trader.api.tracing import child_span
 from neural_trader.core.orders import OrderStatus
 from neural_trader.security import Principal
 from neural_trader.storage.queries import get_order, list_orders, order_fills
@@ -38,7 +46,9 @@ async def submit(body: OrderRequest, request: Request, principal: Writer) -> JSO
     """Submit an order to the paper account (through the risk gate and the paper venue)."""
     ctx = context_of(request)
     service = ctx.trading()
-    order = service.submit(body, actor(request, principal))
+    with child_span(request, "order.submit", **{"nt.symbol": body.symbol}) as span:
+        order = service.submit(body, actor(request, principal))
+        span.set_attributes({"nt.order_id": order.client_order_id, "nt.status": order.status.value})
     view = order_view(order, ctx.account)
     request.scope["nt.audit"] = {"order_id": order.client_order_id, "order_status": view["status"]}
     if order.status is OrderStatus.DENIED:
@@ -55,7 +65,7 @@ async def list_(
     status: Annotated[list[OrderStatus] | None, Query()] = None,
     symbol: Annotated[str | None, Query(max_length=32)] = None,
     strategy: Annotated[str | None, Query(max_length=128)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Orders of the account, oldest first, ``limit`` at a time from the cursor ``after``."""
