@@ -23,6 +23,9 @@ from neural_trader.brokers.coinbase import CAPABILITIES as COINBASE_CAPABILITIES
 from neural_trader.brokers.coinbase import CoinbaseBroker
 from neural_trader.brokers.etrade import CAPABILITIES as ETRADE_CAPABILITIES
 from neural_trader.brokers.etrade import EtradeBroker
+from neural_trader.brokers.ibkr import CAPABILITIES as IBKR_CAPABILITIES
+from neural_trader.brokers.ibkr import IbkrBroker
+from neural_trader.brokers.ibkr_records import endpoint as ibkr_endpoint
 from neural_trader.brokers.kraken import CAPABILITIES as KRAKEN_CAPABILITIES
 from neural_trader.brokers.kraken import KrakenBroker
 from neural_trader.brokers.paper import FeeModel
@@ -48,7 +51,6 @@ Factory = Callable[[str, BrokerSettings, Settings, InstrumentRegistry], Broker]
 
 # Venues of the platform without an adapter yet, and what to know about each.
 NOT_AVAILABLE = {
-    "interactive_brokers": "the Interactive Brokers adapter (ib-async) is not built yet",
     "fidelity": "Fidelity offers no public API for retail trading, so there is no adapter; "
     "aggregators reach Fidelity accounts only read-only and after Fidelity's approval (SnapTrade "
     "lists Fidelity outside its read-and-trade brokers), which cannot place orders. Trade on "
@@ -98,6 +100,18 @@ def _alpaca(
         timeout_s=cfg.timeout_s,
         name=name,
     )
+
+
+def _ibkr(
+    name: str, cfg: BrokerSettings, settings: Settings, instruments: InstrumentRegistry
+) -> Broker:
+    """TWS / IB Gateway: no keys (the login is in TWS); ``base_url`` ``tws://host:port`` or
+    ``extra`` host, port, client_id, and account when TWS manages several."""
+    try:
+        where = ibkr_endpoint(cfg.base_url, cfg.extra, paper=cfg.paper_trading)
+    except VenueError as exc:
+        raise ConfigError(f"brokers.{name}: {exc.message}") from None
+    return IbkrBroker(where, timeout_s=cfg.timeout_s, name=name)
 
 
 def _schwab(
@@ -231,6 +245,7 @@ ADAPTERS: dict[str, Factory] = {
     "schwab": _schwab,
     "td_ameritrade": _td_ameritrade,
     "robinhood": _robinhood,
+    "interactive_brokers": _ibkr,
 }
 CAPABILITIES: dict[str, Capabilities] = {
     "paper": PAPER_CAPABILITIES,
@@ -243,6 +258,7 @@ CAPABILITIES: dict[str, Capabilities] = {
     "schwab": SCHWAB_CAPABILITIES,
     "td_ameritrade": SCHWAB_CAPABILITIES,
     "robinhood": ROBINHOOD_CAPABILITIES,
+    "interactive_brokers": IBKR_CAPABILITIES,
 }
 
 

@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from neural_trader.brokers.base import VenueError
 from neural_trader.brokers.etrade import EtradeBroker
+from neural_trader.brokers.ibkr import IbkrBroker
 from neural_trader.brokers.registry import build_clients
 from neural_trader.brokers.robinhood import RobinhoodBroker
 from neural_trader.brokers.schwab import SchwabBroker
@@ -49,6 +50,15 @@ def test_webull_and_etrade_build_from_their_tables() -> None:
         ),
     )
     assert isinstance(etrade, EtradeBroker)
+
+
+def test_interactive_brokers_reads_where_tws_listens() -> None:
+    (ib,) = build_clients("interactive_brokers", settings())
+    assert isinstance(ib, IbkrBroker)
+    with pytest.raises(ConfigError, match=r"brokers\.interactive_brokers"):
+        build_clients(
+            "interactive_brokers", settings(**{"brokers.interactive_brokers.base_url": "ftp://x"})
+        )
 
 
 def test_robinhood_needs_a_side_and_no_paper_flag() -> None:
