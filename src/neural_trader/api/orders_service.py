@@ -140,6 +140,14 @@ class OrderService:
         self.bridge.origins[coid] = actor
         return self.kernel.submit(order)
 
+    async def stored(self) -> None:
+        """Return once what the last request changed is in the database: the ledger writes
+        queued in this loop step are stored when it ends, so one yield suffices."""
+        await asyncio.sleep(0)
+        failure = self.session.recorder.failure
+        if failure is not None:
+            raise Problem("unavailable", f"the ledger could not be written: {failure}")
+
     def cancel(self, order_id: str, actor: Actor) -> Order:
         order = self.kernel.orders.get(order_id)
         if order is None:

@@ -1,7 +1,8 @@
 """The Store: persisted orders, fills, positions and cash of paper and live accounts.
 
-Each write is one short transaction; a fill is written together with its order's new state,
-the position and the account's cash, so a crash can never leave one without the others.
+Each write is one short transaction (or one :class:`LedgerBatch` of them); a fill is written
+together with its order's new state, the position and the account's cash, so a crash can never
+leave one without the others.
 Opening a Store migrates the schema to the newest Alembic revision (idempotent).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, create_engine, delete, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -157,17 +158,17 @@ class Store:
                 s.execute(delete(table).where(table.account == account))
 
     # -- orders and fills ---------------------------------------------------------------------
+    @contextmanager
+    def batch(self, operation: str = "record batch") -> Iterator[LedgerBatch]:
+        """Several ledger writes in one transaction: all of them are stored, or none."""
+        with self._tx(operation) as s:
+            batch = LedgerBatch(s)
+            yield batch
+            batch.apply()
+
     def record_order(self, account: str, order: Order, decision_ts: int) -> None:
-        with self._tx("record order") as s:
-            row = s.scalar(
-                select(OrderRow).where(
-                    OrderRow.account == account, OrderRow.client_order_id == order.client_order_id
-                )
-            )
-            if row is None:
-                s.add(_order_row(account, order, decision_ts))
-            else:
-                _update_order_row(row, order)
+        with self.batch("record order") as b:
+            b.order(account, order, decision_ts)
 
     def record_fill_and_position(
         self,
@@ -180,54 +181,8 @@ class Store:
     ) -> None:
         """The fill, its order, the position and the cash, in one transaction; a fill already
         stored (same id) changes nothing."""
-        with self._tx("record fill") as s:
-            known = s.scalar(
-                select(FillRow.id).where(
-                    FillRow.account == account, FillRow.fill_id == fill.fill_id
-                )
-            )
-            if known is not None:
-                return
-            s.add(
-                FillRow(
-                    account=account,
-                    fill_id=fill.fill_id,
-                    client_order_id=fill.client_order_id,
-                    strategy_id=fill.strategy_id,
-                    symbol=fill.symbol,
-                    side=fill.side.value,
-                    quantity=fill.quantity,
-                    price=fill.price,
-                    commission=fill.commission,
-                    ts=fill.ts,
-                    venue=fill.venue,
-                    liquidity=fill.liquidity,
-                )
-            )
-            row = s.scalar(
-                select(OrderRow).where(
-                    OrderRow.account == account, OrderRow.client_order_id == order.client_order_id
-                )
-            )
-            if row is None:
-                s.add(_order_row(account, order, fill.ts))
-            else:
-                _update_order_row(row, order)
-            pos = s.get(PositionRow, (account, position.symbol))
-            if pos is None:
-                pos = PositionRow(account=account, symbol=position.symbol)
-                s.add(pos)
-            pos.quantity = position.quantity
-            pos.cost_basis = position.cost_basis
-            pos.realized_pnl = position.realized_pnl
-            pos.commissions = position.commissions
-            pos.ts = fill.ts
-            acct = s.get(AccountRow, account)
-            if acct is None:
-                raise StorageError(f"no account {account!r}: call ensure_account first")
-            acct.cash = cash
-            acct.total_commissions = total_commissions
-            acct.ts = fill.ts
+        with self.batch("record fill") as b:
+            b.fill(account, fill, order, position, cash, total_commissions)
 
     def list_orders(self, account: str, limit: int | None = None) -> list[dict[str, Any]]:
         def rows(s: Session) -> list[dict[str, Any]]:
@@ -245,12 +200,8 @@ class Store:
 
     # -- events and checkpoints ---------------------------------------------------------------
     def record_event(self, account: str, ts: int, kind: str, payload: dict[str, Any]) -> None:
-        with self._tx("record event") as s:
-            s.add(
-                EventRow(
-                    account=account, ts=ts, kind=kind, payload=json.dumps(payload, default=str)
-                )
-            )
+        with self.batch("record event") as b:
+            b.event(account, ts, kind, payload)
 
     def list_events(self, account: str) -> list[dict[str, Any]]:
         def rows(s: Session) -> list[dict[str, Any]]:
@@ -280,6 +231,117 @@ class Store:
         return self._read("load checkpoint", load)
 
 
+class LedgerBatch:
+    """The ledger writes of one transaction, gathered first and written together when the
+    batch ends: orders and fills already stored are looked up with one query each, new rows
+    are inserted in one go, and an order, position or account written several times in the
+    batch gets its last state (the state the earlier writes led to)."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._orders: dict[tuple[str, str], tuple[Order, int]] = {}
+        self._fills: dict[tuple[str, str], Fill] = {}
+        self._positions: dict[tuple[str, str], tuple[Position, int]] = {}
+        self._accounts: dict[str, tuple[Decimal, Decimal, int]] = {}
+        self._events: list[EventRow] = []
+
+    def order(self, account: str, order: Order, decision_ts: int) -> None:
+        key = (account, order.client_order_id)
+        first = self._orders.get(key)
+        self._orders[key] = (order, decision_ts if first is None else first[1])
+
+    def fill(
+        self,
+        account: str,
+        fill: Fill,
+        order: Order,
+        position: Position,
+        cash: Decimal,
+        total_commissions: Decimal,
+    ) -> None:
+        self._fills.setdefault((account, fill.fill_id), fill)
+        self.order(account, order, fill.ts)
+        self._positions[(account, position.symbol)] = (position, fill.ts)
+        self._accounts[account] = (cash, total_commissions, fill.ts)
+
+    def event(self, account: str, ts: int, kind: str, payload: dict[str, Any]) -> None:
+        self._events.append(
+            EventRow(account=account, ts=ts, kind=kind, payload=json.dumps(payload, default=str))
+        )
+
+    def apply(self) -> None:
+        s = self._s
+        with s.no_autoflush:
+            known_fills = self._stored(
+                FillRow, FillRow.fill_id, {k for k, _ in self._fills}, self._fills
+            )
+            fills = [_fill_values(k[0], f) for k, f in self._fills.items() if k not in known_fills]
+            if fills:  # a bulk insert of plain rows: no ORM object per row
+                s.execute(insert(FillRow), fills)
+            rows = self._stored(
+                OrderRow, OrderRow.client_order_id, {k for k, _ in self._orders}, self._orders
+            )
+            orders = []
+            for key, (order, ts) in self._orders.items():
+                row = rows.get(key)
+                if row is None:
+                    orders.append(_order_values(key[0], order, ts))
+                else:
+                    _update_order_row(row, order)
+            if orders:
+                s.execute(insert(OrderRow), orders)
+            for (account, symbol), (position, ts) in self._positions.items():
+                pos = s.get(PositionRow, (account, symbol))
+                if pos is None:
+                    pos = PositionRow(account=account, symbol=symbol)
+                    s.add(pos)
+                pos.quantity = position.quantity
+                pos.cost_basis = position.cost_basis
+                pos.realized_pnl = position.realized_pnl
+                pos.commissions = position.commissions
+                pos.ts = ts
+            for account, (cash, commissions, ts) in self._accounts.items():
+                acct = s.get(AccountRow, account)
+                if acct is None:
+                    raise StorageError(f"no account {account!r}: call ensure_account first")
+                acct.cash = cash
+                acct.total_commissions = commissions
+                acct.ts = ts
+            s.add_all(self._events)
+
+    def _stored(
+        self, table: Any, column: Any, accounts: set[str], wanted: Mapping[tuple[str, str], Any]
+    ) -> dict[tuple[str, str], Any]:
+        """The rows of ``table`` already stored for the keys of ``wanted``, by key."""
+        found: dict[tuple[str, str], Any] = {}
+        for account in accounts:
+            ids = [i for a, i in wanted if a == account]
+            for at in range(0, len(ids), 500):
+                query = select(table).where(
+                    table.account == account, column.in_(ids[at : at + 500])
+                )
+                for row in self._s.scalars(query):
+                    found[(account, getattr(row, column.key))] = row
+        return found
+
+
+def _fill_values(account: str, fill: Fill) -> dict[str, Any]:
+    return {
+        "account": account,
+        "fill_id": fill.fill_id,
+        "client_order_id": fill.client_order_id,
+        "strategy_id": fill.strategy_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "quantity": fill.quantity,
+        "price": fill.price,
+        "commission": fill.commission,
+        "ts": fill.ts,
+        "venue": fill.venue,
+        "liquidity": fill.liquidity,
+    }
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -293,25 +355,29 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {orig if orig is not None else exc}".splitlines()[0]
 
 
-def _order_row(account: str, order: Order, decision_ts: int) -> OrderRow:
-    row = OrderRow(
-        account=account,
-        client_order_id=order.client_order_id,
-        strategy_id=order.strategy_id,
-        symbol=order.symbol,
-        side=order.side.value,
-        order_type=order.order_type.value,
-        quantity=order.quantity,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        stop_loss=order.stop_loss,
-        parent_id=order.parent_id,
-        time_in_force=order.time_in_force.value,
-        decision_ts=decision_ts,
-        ts_created=order.ts_created,
-    )
-    _update_order_row(row, order)
-    return row
+def _order_values(account: str, order: Order, decision_ts: int) -> dict[str, Any]:
+    return {
+        "account": account,
+        "client_order_id": order.client_order_id,
+        "strategy_id": order.strategy_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "order_type": order.order_type.value,
+        "quantity": order.quantity,
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "stop_loss": order.stop_loss,
+        "parent_id": order.parent_id,
+        "time_in_force": order.time_in_force.value,
+        "decision_ts": decision_ts,
+        "ts_created": order.ts_created,
+        "status": order.status.value,
+        "filled_quantity": order.filled_quantity,
+        "avg_price": order.avg_price,
+        "venue_order_id": order.venue_order_id,
+        "reason": order.reason,
+        "ts_last": order.ts_last,
+    }
 
 
 def _update_order_row(row: OrderRow, order: Order) -> None:

@@ -1,10 +1,22 @@
 """Persists the book of record as it changes: every order event, every fill with its position
-and cash in one transaction, and the risk gate's denials. It listens on the bus after the
-kernel, so what it writes is the state the kernel has already applied."""
+and cash, and the risk gate's denials. It listens on the bus after the kernel, so what it
+writes is the state the kernel has already applied.
+
+Writes are queued and stored together, in one transaction, when the event loop's current step
+ends (at once when no loop runs): a burst of orders costs one commit instead of three per order.
+Orders reach a venue in a later step than the one that submitted them (the kernel publishes
+``OrderSubmitted`` before it hands the order over, and the pool sends from a task), so an order
+is stored before it can be sent. ``flush`` stores what is queued now; the session calls it
+before each checkpoint, so a checkpoint is never ahead of the ledger. A failed write keeps its
+queue (retried by the next flush) and sets ``failure``, which stops the session."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import asdict
+
+import structlog
 
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.events import (
@@ -17,17 +29,33 @@ from neural_trader.core.events import (
     OrderSubmitted,
 )
 from neural_trader.core.orders import Order
+from neural_trader.errors import StorageError
 from neural_trader.risk.breaker import BreakerStateChanged, BreakerTripped
 from neural_trader.storage import Store
+from neural_trader.storage.store import LedgerBatch
 from neural_trader.trading.kernel import Kernel
+
+Write = Callable[[LedgerBatch], None]
+log = structlog.get_logger("neural_trader.trading")
 
 
 class LedgerRecorder:
-    def __init__(self, bus: MessageBus, kernel: Kernel, store: Store, account: str) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        kernel: Kernel,
+        store: Store,
+        account: str,
+        max_batch: int = 10_000,
+    ) -> None:
         self._kernel = kernel
         self._store = store
         self._account = account
+        self._max_batch = max_batch
         self._decided: dict[str, int] = {}
+        self._queue: list[Write] = []
+        self._pending: asyncio.Handle | None = None
+        self.failure: StorageError | None = None
         bus.subscribe(OrderSubmitted, self._on_submitted)
         bus.subscribe(OrderAccepted, lambda e: self._save(e.order))
         bus.subscribe(OrderCanceled, lambda e: self._save(e.order))
@@ -41,9 +69,55 @@ class LedgerRecorder:
     def remember(self, order: Order, decision_ts: int) -> None:
         self._decided[order.client_order_id] = decision_ts
 
+    # -- the queue ----------------------------------------------------------------------------
+    def _write(self, op: Write) -> None:
+        self._queue.append(op)
+        if len(self._queue) >= self._max_batch:
+            self.flush()
+            return
+        if self._pending is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._pending = loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._pending = None
+        try:
+            self.flush()
+        except StorageError as exc:
+            log.error("ledger write failed; kept for the next flush", error=str(exc))
+
+    def flush(self) -> None:
+        """Store every queued write now, in one transaction (none of them if it fails)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        ops, self._queue = self._queue, []
+        if not ops:
+            return
+        try:
+            with self._store.batch() as batch:
+                for op in ops:
+                    op(batch)
+        except StorageError as exc:
+            self._queue[:0] = ops
+            self.failure = exc
+            raise
+        self.failure = None
+
+    # -- what is written ----------------------------------------------------------------------
     def _save(self, order: Order) -> None:
         ts = self._decided.setdefault(order.client_order_id, self._kernel.event_ts)
-        self._store.record_order(self._account, order, ts)
+        account = self._account
+        self._write(lambda b: b.order(account, order, ts))
+
+    def _event(self, ts: int, kind: str, payload: dict[str, object]) -> None:
+        account = self._account
+        self._write(lambda b: b.event(account, ts, kind, payload))
 
     def _on_submitted(self, event: OrderSubmitted) -> None:
         self._decided[event.order.client_order_id] = self._kernel.event_ts
@@ -51,8 +125,7 @@ class LedgerRecorder:
 
     def _on_rejected(self, event: OrderRejected) -> None:
         self._save(event.order)
-        self._store.record_event(
-            self._account,
+        self._event(
             self._kernel.event_ts,
             "order_rejected",
             {"client_order_id": event.order.client_order_id, "reason": event.reason},
@@ -60,8 +133,7 @@ class LedgerRecorder:
 
     def _on_denied(self, event: OrderDenied) -> None:
         self._save(event.order)
-        self._store.record_event(
-            self._account,
+        self._event(
             self._kernel.event_ts,
             "order_denied",
             {
@@ -73,20 +145,19 @@ class LedgerRecorder:
         )
 
     def _on_breaker(self, event: BreakerTripped | BreakerStateChanged) -> None:
-        payload = asdict(event)
         kind = "breaker_tripped" if isinstance(event, BreakerTripped) else "breaker_state"
-        self._store.record_event(self._account, event.ts, kind, payload)
+        self._event(event.ts, kind, asdict(event))
 
     def _on_filled(self, event: OrderFilled) -> None:
         portfolio = self._kernel.portfolio
         position = portfolio.position(event.fill.symbol)
         assert position is not None  # the kernel applied the fill before we were called
         self._decided.setdefault(event.order.client_order_id, self._kernel.event_ts)
-        self._store.record_fill_and_position(
-            self._account,
-            event.fill,
-            event.order,
-            position,
-            portfolio.cash,
-            portfolio.total_commissions,
+        account, fill, order = self._account, event.fill, event.order
+        # Position, cash and commissions are read when the batch is stored: the state the
+        # kernel has reached by then, which every fill of the batch contributed to.
+        self._write(
+            lambda b: b.fill(
+                account, fill, order, position, portfolio.cash, portfolio.total_commissions
+            )
         )

@@ -213,9 +213,12 @@ class PaperSession:
         live_index = 0
         last_ts = resume or 0
         dispatch = self._dispatch
+        recorder = self.recorder
         for event in self.events():
             if stop.is_set():
                 break
+            if recorder.failure is not None:
+                recorder.flush()  # one more try; a second failure stops the session here
             status.bars_done += 1
             if resume is not None and event.ts <= resume:
                 kernel.warming_up = True
@@ -227,6 +230,7 @@ class PaperSession:
             live_index += 1
             now = time.monotonic()
             if now - last_checkpoint >= CHECKPOINT_EVERY_S:
+                recorder.flush()  # the checkpoint is never ahead of the ledger
                 self.store.save_checkpoint(self.account, STREAM, last_ts)
                 last_checkpoint = now
             if on_tick is not None and now - last_tick >= 0.25:
@@ -242,6 +246,7 @@ class PaperSession:
                 await asyncio.sleep(0)
         else:
             status.finished = True
+        recorder.flush()
         if last_ts:
             self.store.save_checkpoint(self.account, STREAM, last_ts)
         if on_tick is not None:

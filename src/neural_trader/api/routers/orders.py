@@ -49,6 +49,7 @@ async def submit(body: OrderRequest, request: Request, principal: Writer) -> JSO
     with child_span(request, "order.submit", **{"nt.symbol": body.symbol}) as span:
         order = service.submit(body, actor(request, principal))
         span.set_attributes({"nt.order_id": order.client_order_id, "nt.status": order.status.value})
+    await service.stored()
     view = order_view(order, ctx.account)
     request.scope["nt.audit"] = {"order_id": order.client_order_id, "order_status": view["status"]}
     if order.status is OrderStatus.DENIED:
@@ -102,5 +103,7 @@ async def get(order_id: OrderId, request: Request, _: Reader) -> dict[str, Any]:
 async def cancel(order_id: OrderId, request: Request, principal: Writer) -> dict[str, Any]:
     """Cancel a working order (the venue confirms at once on the paper account)."""
     ctx = context_of(request)
-    order = ctx.trading().cancel(order_id, actor(request, principal))
+    service = ctx.trading()
+    order = service.cancel(order_id, actor(request, principal))
+    await service.stored()
     return order_view(order, ctx.account)
