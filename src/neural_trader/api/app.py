@@ -46,6 +46,7 @@ from neural_trader.api.routers.common import NOT_FOUND
 from neural_trader.api.tracing import TRACER_NAME, ServerSpans, tracer_provider
 from neural_trader.api.ws import router as ws_router
 from neural_trader.config import Settings
+from neural_trader.errors import StorageError
 from neural_trader.security import Authenticator, Passwords
 from neural_trader.storage import AuditLog
 from neural_trader.trader import NeuralTrader
@@ -179,7 +180,8 @@ async def _shutdown(
     ctx: ApiContext, stop: asyncio.Event, session: asyncio.Task[None] | None
 ) -> None:
     """Stop in the order that loses nothing: no new jobs, WebSockets told, the session
-    stops and checkpoints, the facade closes the database."""
+    stops and checkpoints, the queued audit entries are stored, the facade closes the
+    database."""
     stop.set()
     await asyncio.to_thread(ctx.jobs.close)
     await ctx.hub.close()
@@ -188,4 +190,8 @@ async def _shutdown(
             await session
         except Exception as exc:
             log.error("the paper session had failed", error=str(exc))
+    try:
+        ctx.audit.flush()
+    except StorageError as exc:
+        log.error("audit entries lost at shutdown", error=str(exc))
     await ctx.trader.shutdown()

@@ -217,9 +217,8 @@ class EventBridge:
     def audit_entry(
         self, actor: Actor, action: str, target: str, detail: dict[str, Any], result: str = "ok"
     ) -> None:
-        try:
-            self.audit.append(
-                AuditEntry(actor.name, actor.kind, action, target, actor.source, result, detail)
-            )
-        except Exception as exc:  # never let the audit trail break the trading path
-            log.error("audit append failed", action=action, target=target, error=str(exc))
+        # Queued: stored with the loop step's other entries (a failure is logged there and
+        # retried; it never breaks the trading path).
+        self.audit.submit(
+            AuditEntry(actor.name, actor.kind, action, target, actor.source, result, detail)
+        )

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -134,11 +133,8 @@ class RequestObserver:
         )  # fmt: skip
         audit = self.audit()
         if method in STATE_CHANGING and audit is not None:
-            entry = _entry(scope, method, route, status, request_id, principal)
-            try:
-                await anyio.to_thread.run_sync(audit.append, entry)
-            except Exception as exc:  # the response is gone; the failure must still be seen
-                log.error("audit append failed", error=str(exc), request_id=request_id)
+            # Stored with the loop step's other entries; a failure is logged there.
+            audit.submit(_entry(scope, method, route, status, request_id, principal))
 
 
 def _entry(

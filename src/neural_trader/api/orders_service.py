@@ -195,6 +195,29 @@ class OrderService:
             "symbols": self.symbols,
         }
 
+    def book(self) -> dict[str, Any]:
+        """The book of record as the session holds it: what the database holds once the loop
+        step's writes are stored (same shape as ``NeuralTrader.get_portfolio``), read without
+        a query on the event loop."""
+        pf = self.session.portfolio
+        return {
+            "account": self.account,
+            "currency": pf.currency,
+            "starting_cash": str(pf.starting_cash),
+            "cash": str(pf.cash),
+            "commissions": str(pf.total_commissions),
+            "positions": [
+                {
+                    "symbol": p.symbol,
+                    "quantity": str(p.quantity),
+                    "avg_price": str(p.avg_price),
+                    "realized_pnl": str(p.realized_pnl),
+                }
+                for p in pf.open_positions()
+            ],
+            "open_orders": [o.client_order_id for o in self.kernel.orders.values() if o.is_open],
+        }
+
     def marks(self) -> dict[str, dict[str, Any]]:
         """Each open position's last price, market value and unrealized PnL, live."""
         pf = self.session.portfolio

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from neural_trader.errors import StorageError
+from neural_trader.storage.step_queue import StepQueue
 from neural_trader.storage.store import Store
 from neural_trader.storage.tables import AuditHeadRow, AuditRow
 
@@ -128,40 +129,62 @@ def _clip(text: str, size: int) -> str:
 
 
 class AuditLog:
+    """The hash-chained log. ``append`` stores one entry now; ``submit`` queues one, and the
+    entries queued during a step of the running event loop are chained and stored together in
+    one transaction when the step ends (at once when no loop runs), so that a burst of order
+    events costs one commit, and the event loop never waits for a writer in another thread.
+    ``flush`` stores what is queued now (the server calls it when it stops)."""
+
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._queue: StepQueue[tuple[AuditEntry, int]] = StepQueue(
+            self._append_all, "audit entries"
+        )
 
     def append(self, entry: AuditEntry, ts: int | None = None) -> AuditRecord:
         """Add ``entry`` at the end of the chain, in one transaction with the head row."""
-        with self._store._tx("append audit entry") as s:
+        return self._append_all([(entry, time.time_ns() if ts is None else ts)])[0]
+
+    def submit(self, entry: AuditEntry) -> None:
+        self._queue.add((entry, time.time_ns()))
+
+    def flush(self) -> None:
+        self._queue.flush()
+
+    def _append_all(self, entries: Sequence[tuple[AuditEntry, int]]) -> list[AuditRecord]:
+        with self._store._tx("append audit entries") as s:
             # Locks the head first: on PostgreSQL the row, on SQLite the database for writing.
             s.execute(
                 update(AuditHeadRow)
                 .where(AuditHeadRow.id == HEAD_ID)
-                .values(seq=AuditHeadRow.seq + 1)
+                .values(seq=AuditHeadRow.seq + len(entries))
             )
             head = s.execute(
                 select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)
             ).one_or_none()
             if head is None:
                 raise StorageError("the audit log has no head row: the schema is not migrated")
-            seq, prev = int(head.seq), str(head.hash)
-            row = AuditRow(
-                seq=seq,
-                ts=time.time_ns() if ts is None else ts,
-                actor=_clip(entry.actor, 128),
-                actor_kind=_clip(entry.actor_kind, 16),
-                action=_clip(entry.action, 128),
-                target=_clip(entry.target, 256),
-                source=_clip(entry.source, 128),
-                result=_clip(entry.result, 32),
-                detail=canonical_detail(entry.detail),
-                prev_hash=prev,
-            )
-            row.hash = entry_hash(prev, row)
-            s.add(row)
-            s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(hash=row.hash))
-            return _record(row)
+            seq, prev = int(head.seq) - len(entries), str(head.hash)
+            records = []
+            for entry, ts in entries:
+                seq += 1
+                row = AuditRow(
+                    seq=seq,
+                    ts=ts,
+                    actor=_clip(entry.actor, 128),
+                    actor_kind=_clip(entry.actor_kind, 16),
+                    action=_clip(entry.action, 128),
+                    target=_clip(entry.target, 256),
+                    source=_clip(entry.source, 128),
+                    result=_clip(entry.result, 32),
+                    detail=canonical_detail(entry.detail),
+                    prev_hash=prev,
+                )
+                row.hash = prev = entry_hash(prev, row)
+                s.add(row)
+                records.append(_record(row))
+            s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(hash=prev))
+            return records
 
     def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditRecord]:
         def rows(s: Session) -> list[AuditRecord]:

@@ -2,21 +2,17 @@
 and cash, and the risk gate's denials. It listens on the bus after the kernel, so what it
 writes is the state the kernel has already applied.
 
-Writes are queued and stored together, in one transaction, when the event loop's current step
-ends (at once when no loop runs): a burst of orders costs one commit instead of three per order.
-Orders reach a venue in a later step than the one that submitted them (the kernel publishes
-``OrderSubmitted`` before it hands the order over, and the pool sends from a task), so an order
-is stored before it can be sent. ``flush`` stores what is queued now; the session calls it
-before each checkpoint, so a checkpoint is never ahead of the ledger. A failed write keeps its
-queue (retried by the next flush) and sets ``failure``, which stops the session."""
+Writes go through a :class:`~neural_trader.storage.step_queue.StepQueue`: stored together, in
+one transaction, when the event loop's step ends, so a burst of orders costs one commit instead
+of three per order. The kernel publishes ``OrderSubmitted`` before it hands an order over and
+the pool sends from a task, so an order is stored before it can be sent. ``flush`` stores what
+is queued now; the session calls it before each checkpoint (never ahead of the ledger). A failed
+write is kept for the next flush and sets ``failure``, which stops the session."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-
-import structlog
 
 from neural_trader.core.bus import MessageBus
 from neural_trader.core.events import (
@@ -32,11 +28,11 @@ from neural_trader.core.orders import Order
 from neural_trader.errors import StorageError
 from neural_trader.risk.breaker import BreakerStateChanged, BreakerTripped
 from neural_trader.storage import Store
+from neural_trader.storage.step_queue import StepQueue
 from neural_trader.storage.store import LedgerBatch
 from neural_trader.trading.kernel import Kernel
 
 Write = Callable[[LedgerBatch], None]
-log = structlog.get_logger("neural_trader.trading")
 
 
 class LedgerRecorder:
@@ -53,9 +49,7 @@ class LedgerRecorder:
         self._account = account
         self._max_batch = max_batch
         self._decided: dict[str, int] = {}
-        self._queue: list[Write] = []
-        self._pending: asyncio.Handle | None = None
-        self.failure: StorageError | None = None
+        self._queue: StepQueue[Write] = StepQueue(self._store_all, "ledger writes", max_batch)
         bus.subscribe(OrderSubmitted, self._on_submitted)
         bus.subscribe(OrderAccepted, lambda e: self._save(e.order))
         bus.subscribe(OrderCanceled, lambda e: self._save(e.order))
@@ -69,45 +63,21 @@ class LedgerRecorder:
     def remember(self, order: Order, decision_ts: int) -> None:
         self._decided[order.client_order_id] = decision_ts
 
-    # -- the queue ----------------------------------------------------------------------------
-    def _write(self, op: Write) -> None:
-        self._queue.append(op)
-        if len(self._queue) >= self._max_batch:
-            self.flush()
-            return
-        if self._pending is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._pending = loop.call_soon(self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._pending = None
-        try:
-            self.flush()
-        except StorageError as exc:
-            log.error("ledger write failed; kept for the next flush", error=str(exc))
-
     def flush(self) -> None:
         """Store every queued write now, in one transaction (none of them if it fails)."""
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-        ops, self._queue = self._queue, []
-        if not ops:
-            return
-        try:
-            with self._store.batch() as batch:
-                for op in ops:
-                    op(batch)
-        except StorageError as exc:
-            self._queue[:0] = ops
-            self.failure = exc
-            raise
-        self.failure = None
+        self._queue.flush()
+
+    @property
+    def failure(self) -> StorageError | None:
+        return self._queue.failure
+
+    def _write(self, op: Write) -> None:
+        self._queue.add(op)
+
+    def _store_all(self, ops: Sequence[Write]) -> None:
+        with self._store.batch() as batch:
+            for op in ops:
+                op(batch)
 
     # -- what is written ----------------------------------------------------------------------
     def _save(self, order: Order) -> None:

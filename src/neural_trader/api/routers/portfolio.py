@@ -19,17 +19,21 @@ router = APIRouter(prefix=API_PREFIX, tags=["portfolio"], responses={**PROTECTED
 Reader = Annotated[Principal, Security(authorize, scopes=["portfolio:read"])]
 
 
-def _book(ctx: ApiContext) -> dict[str, Any]:
+def _stored(ctx: ApiContext) -> dict[str, Any]:
     try:
-        book = ctx.trader.get_portfolio(ctx.account)
+        return ctx.trader.get_portfolio(ctx.account)
     except ServiceError as exc:
         raise Problem("not-found", exc.message) from None
-    marks = ctx.orders.marks() if ctx.orders is not None else {}
+
+
+def _live(ctx: ApiContext) -> dict[str, Any]:
+    assert ctx.orders is not None
+    book = ctx.orders.book()
+    marks = ctx.orders.marks()
     for position in book["positions"]:
         position.update(marks.get(position["symbol"], {}))
-    if ctx.orders is not None:
-        book["equity"] = round(ctx.orders.equity(), 2)
-        book["session"] = ctx.orders.status_view()
+    book["equity"] = round(ctx.orders.equity(), 2)
+    book["session"] = ctx.orders.status_view()
     return book
 
 
@@ -38,8 +42,8 @@ async def portfolio(request: Request, _: Reader) -> dict[str, Any]:
     """Cash, positions, open orders and (while trading) equity and the replay's data time."""
     ctx = context_of(request)
     if ctx.orders is None:
-        return await run_in_threadpool(_book, ctx)
-    return _book(ctx)  # on the loop: the live marks belong to the session's thread
+        return await run_in_threadpool(_stored, ctx)
+    return _live(ctx)  # on the loop: the session's book, which the database follows
 
 
 @router.get("/positions")
