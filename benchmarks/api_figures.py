@@ -114,8 +114,8 @@ def _wrk(args: list[str]) -> dict[str, Any]:
 def api_figures() -> dict[str, Any]:
     if shutil.which("wrk") is None:
         missing = "wrk is not installed (apt install wrk): not measured"
-        return {name: missing for name in
-                ("api_get_portfolio", "api_order_submission", "api_ws_fanout_100_clients")}  # fmt: skip
+        names = ("api_get_portfolio", "api_order_submission", "api_ws_fanout_100_clients")
+        return dict.fromkeys(names, missing)
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = _start(Path(tmp))
         try:

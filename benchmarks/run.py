@@ -13,6 +13,8 @@ Figures:
 * neural_inference_*, neural_training_* — see neural_figures.py.
 * optimize_sma_cross_1m_bars_100_combinations — see optimize_figures.py.
 * pool_orders_with_persistence, pool_added_latency — see broker_figures.py.
+* api_get_portfolio, api_order_submission, api_ws_fanout_100_clients — see api_figures.py
+  (measured with wrk: ``apt install wrk``).
 * profile — the top functions by own time in the 1M-bar run (cProfile), i.e. where time goes.
 """
 
@@ -34,6 +36,7 @@ from neural_trader.strategies import SmaCross, Strategy
 from neural_trader.trading.backtest import BacktestConfig, run_backtest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from api_figures import api_figures
 from broker_figures import broker_figures
 from neural_figures import neural_figures
 from optimize_figures import optimize_figures
@@ -176,6 +179,7 @@ def main() -> int:
     figures.update(neural_figures())
     figures["optimize_sma_cross_1m_bars_100_combinations"] = optimize_figures()
     figures.update(broker_figures())
+    figures.update(api_figures())
 
     profiler = cProfile.Profile()
     profiler.enable()
