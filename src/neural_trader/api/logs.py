@@ -7,6 +7,7 @@ loggers (SQLAlchemy, Alembic, httpx, ...) go through the same redactor and rende
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -40,6 +41,8 @@ _IN_TEXT = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"\bnt[kr]_[0-9a-f]{16}\.[A-Za-z0-9_-]+"), REDACTED),
 )
+# What each shape of _IN_TEXT needs somewhere in the text; without it none can match.
+_MAYBE = re.compile(r"=|(?i:bearer|basic)|://|eyJ|nt[kr]_")
 
 
 class Redactor:
@@ -55,11 +58,13 @@ class Redactor:
         return {key: self._value(key, value) for key, value in event.items()}
 
     def _value(self, key: str, value: Any) -> Any:
-        if key != "event" and _SECRET_KEY.search(key) and value is not None:
+        if key != "event" and _secret_key(key) and value is not None:
             return REDACTED
         return self.clean(value)
 
     def clean(self, value: Any) -> Any:
+        if isinstance(value, int | float | bool) or value is None:
+            return value
         if isinstance(value, SecretStr | SecretBytes):
             return REDACTED
         if isinstance(value, str):
@@ -70,16 +75,22 @@ class Redactor:
             return {k: self._value(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
             return [self.clean(v) for v in value]
-        if isinstance(value, int | float | bool) or value is None:
-            return value
         return self.text(str(value))
 
     def text(self, text: str) -> str:
         for secret in self.known:
-            text = text.replace(secret, REDACTED)
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        if _MAYBE.search(text) is None:
+            return text  # none of the shapes can match: most lines (ids, routes, figures)
         for pattern, replacement in _IN_TEXT:
             text = pattern.sub(replacement, text)
         return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
 
 
 def secrets_of(model: BaseModel) -> list[str]:

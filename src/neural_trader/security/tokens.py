@@ -13,6 +13,7 @@ import base64
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -106,6 +107,9 @@ class AccessClaims:
     token_id: str
 
 
+VERIFIED_CACHE = 4096
+
+
 class TokenSigner:
     def __init__(
         self,
@@ -116,6 +120,10 @@ class TokenSigner:
         self._keys = keys
         self.ttl_seconds = ttl_seconds
         self._clock = clock
+        # Tokens whose signature and claims were checked, with the key that signed them: a
+        # client sends the same token on every request until it expires. A hit still checks
+        # expiry and that the key is still the one signing under that kid.
+        self._verified: OrderedDict[str, tuple[AccessClaims, str, bytes]] = OrderedDict()
 
     def issue(
         self,
@@ -146,9 +154,25 @@ class TokenSigner:
         return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid})
 
     def verify(self, token: str) -> AccessClaims:
+        hit = self._verified.get(token)
+        if hit is not None:
+            claims_, kid, secret = hit
+            if self._keys.get(kid) == secret:
+                if claims_.expires_at <= self._clock():
+                    raise InvalidTokenError("the access token has expired")
+                self._verified.move_to_end(token)
+                return claims_
+        verified, kid, secret = self._verify(token)
+        self._verified[token] = (verified, kid, secret)
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return verified
+
+    def _verify(self, token: str) -> tuple[AccessClaims, str, bytes]:
         try:
             header = jwt.get_unverified_header(token)
-            secret = self._keys.get(str(header.get("kid", "")))
+            kid = str(header.get("kid", ""))
+            secret = self._keys.get(kid)
             if secret is None:
                 raise InvalidTokenError("the token was signed with an unknown key")
             claims = jwt.decode(
@@ -169,7 +193,7 @@ class TokenSigner:
         if claims["exp"] <= self._clock():
             raise InvalidTokenError("the access token has expired")
         try:
-            return AccessClaims(
+            verified = AccessClaims(
                 user_id=int(claims["sub"]),
                 username=str(claims["name"]),
                 role=role_of(str(claims["role"])),
@@ -181,3 +205,4 @@ class TokenSigner:
             )
         except (KeyError, ValueError, AuthError):
             raise InvalidTokenError("the access token's claims are malformed") from None
+        return verified, kid, secret

@@ -90,6 +90,35 @@ def test_an_expired_token_is_refused() -> None:
         signer(now=time.time()).verify(issue(old))
 
 
+class _Keys:
+    """A key table that can rotate: ``get`` answers for the current key only."""
+
+    def __init__(self) -> None:
+        self.kid, self.secret = "k1", b"k" * 32
+
+    def current(self) -> tuple[str, bytes]:
+        return self.kid, self.secret
+
+    def get(self, kid: str) -> bytes | None:
+        return self.secret if kid == self.kid else None
+
+
+def test_a_verified_token_still_expires_and_dies_with_its_key() -> None:
+    now = [time.time()]
+    keys = _Keys()
+    s = TokenSigner(keys, 60, clock=lambda: now[0])
+    token = issue(s)
+    assert s.verify(token).username == "alice"
+    assert s.verify(token).username == "alice"  # the second check is the remembered one
+    now[0] += 61
+    with pytest.raises(InvalidTokenError, match="expired"):
+        s.verify(token)
+    now[0] -= 61
+    keys.kid, keys.secret = "k2", b"z" * 32  # the key is rotated out
+    with pytest.raises(InvalidTokenError, match="unknown key"):
+        s.verify(token)
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
