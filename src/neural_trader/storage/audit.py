@@ -18,10 +18,10 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from neural_trader.errors import StorageError
@@ -88,7 +88,24 @@ def canonical_detail(detail: Mapping[str, Any]) -> str:
     )
 
 
-def entry_hash(prev_hash: str, row: AuditRow) -> str:
+@dataclass(slots=True)
+class _Values:
+    """One entry's row as stored (the columns of ``audit_log``)."""
+
+    seq: int
+    ts: int
+    actor: str
+    actor_kind: str
+    action: str
+    target: str
+    source: str
+    result: str
+    detail: str
+    prev_hash: str
+    hash: str = ""
+
+
+def entry_hash(prev_hash: str, row: AuditRow | _Values) -> str:
     """SHA-256 over the previous hash and the entry's canonical content."""
     content = json.dumps(
         [
@@ -108,7 +125,7 @@ def entry_hash(prev_hash: str, row: AuditRow) -> str:
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
-def _record(row: AuditRow) -> AuditRecord:
+def _record(row: AuditRow | _Values) -> AuditRecord:
     return AuditRecord(
         seq=row.seq,
         ts=row.ts,
@@ -143,7 +160,7 @@ class AuditLog:
 
     def append(self, entry: AuditEntry, ts: int | None = None) -> AuditRecord:
         """Add ``entry`` at the end of the chain, in one transaction with the head row."""
-        return self._append_all([(entry, time.time_ns() if ts is None else ts)])[0]
+        return self._append_all([(entry, time.time_ns() if ts is None else ts)], records=True)[0]
 
     def submit(self, entry: AuditEntry) -> None:
         self._queue.add((entry, time.time_ns()))
@@ -151,7 +168,9 @@ class AuditLog:
     def flush(self) -> None:
         self._queue.flush()
 
-    def _append_all(self, entries: Sequence[tuple[AuditEntry, int]]) -> list[AuditRecord]:
+    def _append_all(
+        self, entries: Sequence[tuple[AuditEntry, int]], records: bool = False
+    ) -> list[AuditRecord]:
         with self._store._tx("append audit entries") as s:
             # Locks the head first: on PostgreSQL the row, on SQLite the database for writing.
             s.execute(
@@ -165,10 +184,10 @@ class AuditLog:
             if head is None:
                 raise StorageError("the audit log has no head row: the schema is not migrated")
             seq, prev = int(head.seq) - len(entries), str(head.hash)
-            records = []
+            rows = []
             for entry, ts in entries:
                 seq += 1
-                row = AuditRow(
+                row = _Values(
                     seq=seq,
                     ts=ts,
                     actor=_clip(entry.actor, 128),
@@ -181,10 +200,10 @@ class AuditLog:
                     prev_hash=prev,
                 )
                 row.hash = prev = entry_hash(prev, row)
-                s.add(row)
-                records.append(_record(row))
+                rows.append(row)
+            s.execute(insert(AuditRow), [asdict(r) for r in rows])  # no ORM objects
             s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(hash=prev))
-            return records
+            return [_record(r) for r in rows] if records else []
 
     def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditRecord]:
         def rows(s: Session) -> list[AuditRecord]:
