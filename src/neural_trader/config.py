@@ -340,6 +340,9 @@ class RunSettings(Section):
     until_end: bool = False
     # News file (CSV or JSONL: time, symbols, headline) replayed among the bars.
     news: UserPath | None = None
+    # Where orders go: "sim" (the in-process simulated venue) or "pool" (the BrokerPool of
+    # [brokers]: its routes, reconnection, reconciliation; paper alone by default).
+    venue: Literal["sim", "pool"] = "sim"
 
 
 class RestSettings(Section):

@@ -100,6 +100,11 @@ class PaperBroker(Broker):
     def _now(self) -> int:
         return self._clock.now_ns()
 
+    @property
+    def pending_updates(self) -> int:
+        """Order updates produced and not yet taken by the update stream."""
+        return self._queue.qsize()
+
     def _push(self, order: Order, fill: VenueFill | None = None) -> None:
         self._queue.put_nowait(OrderUpdate(order=self._snapshot(order), fill=fill))
 

@@ -121,6 +121,11 @@ class BrokerPool:
             venue.set_state(VenueState.CLOSED)
             await venue.close_all()
 
+    @property
+    def busy(self) -> bool:
+        """True while a submit, cancel or resolution started by the pool is still running."""
+        return bool(self._tasks)
+
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

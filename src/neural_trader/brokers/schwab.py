@@ -42,6 +42,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -51,9 +52,15 @@ from typing import Any
 import httpx
 import structlog
 from authlib.common.errors import AuthlibBaseError
+from authlib.deprecate import AuthlibDeprecationWarning
 from pydantic import SecretStr
-from schwab.auth import client_from_access_functions
-from schwab.client import AsyncClient
+
+with warnings.catch_warnings():
+    # schwab-py imports authlib's httpx integration, which warns (on every import, to
+    # stderr) about its own coming rename: not ours to act on, and it broke one-line errors.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from schwab.auth import client_from_access_functions
+    from schwab.client import AsyncClient
 from schwab.orders import common as sc
 from schwab.orders.equities import (
     equity_buy_limit,

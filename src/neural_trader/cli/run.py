@@ -16,6 +16,7 @@ from rich.table import Table
 
 from neural_trader.cli.common import ConfigOpt, JsonOpt, SetOpt, console, print_json, settings_from
 from neural_trader.storage import Store
+from neural_trader.trading.pool_session import session_for
 from neural_trader.trading.session import PaperSession
 
 
@@ -51,7 +52,7 @@ def run(
     try:
         if reset:
             store.reset_account(account)
-        session = PaperSession(settings, store, account)
+        session = session_for(settings, store, account)
         show = console.is_terminal and not json_out
         asyncio.run(_main(session, settings.run.speed, settings.run.until_end, show))
         snapshot = portfolio_snapshot(session)

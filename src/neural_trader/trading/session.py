@@ -30,12 +30,14 @@ from neural_trader.core.instruments import InstrumentRegistry
 from neural_trader.core.market_data import Bar, BarSeries, QuoteTick, TickSeries, TradeTick
 from neural_trader.core.news import NewsItem
 from neural_trader.core.portfolio import Portfolio
+from neural_trader.core.venue import ExecutionVenue
 from neural_trader.data import load_bars
 from neural_trader.errors import ConfigError
 from neural_trader.news import load_news
 from neural_trader.risk.breaker import BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
+from neural_trader.storage.store import AccountState
 from neural_trader.strategies import strategy_class
 from neural_trader.strategies.manager import StrategyManager
 from neural_trader.strategies.neural_forecast import ForecastSource
@@ -89,13 +91,7 @@ class PaperSession:
         state = store.ensure_account(account, paper.currency, paper.starting_cash)
         self.bus = MessageBus()
         self.portfolio = Portfolio(state.starting_cash, self.instruments, state.currency)
-        self.venue = PaperVenue(
-            self.bus,
-            self.instruments,
-            FeeModel(paper.commission_per_share, paper.commission_bps, paper.commission_min),
-            paper.slippage_bps,
-            paper.max_volume_participation,
-        )
+        self.venue: ExecutionVenue = self._venue()
         gate = PreTradeGate(limits_from(settings.risk))
         self.kernel = Kernel(
             bus=self.bus, clock=LiveClock(), venue=self.venue, gate=gate, portfolio=self.portfolio
@@ -120,13 +116,28 @@ class PaperSession:
         self.bus.subscribe(OrderRejected, self._note_rejection)
         self.bus.subscribe(BreakerTripped, self._note_trip)
 
+    def _venue(self) -> ExecutionVenue:
+        """The simulated venue, matching orders against the replayed data."""
+        paper = self.settings.paper
+        return PaperVenue(
+            self.bus,
+            self.instruments,
+            FeeModel(paper.commission_per_share, paper.commission_bps, paper.commission_min),
+            paper.slippage_bps,
+            paper.max_volume_participation,
+        )
+
+    def _restore_venue(self, saved: AccountState) -> None:
+        assert isinstance(self.venue, PaperVenue)
+        self.venue.restore(saved.client_order_ids, saved.open_orders)
+
     def _restore(self) -> None:
         saved = self.store.load_account(self.account)
         if saved is None:
             return
         self.portfolio.restore(saved.cash, saved.positions, saved.total_commissions)
         self.kernel.adopt(saved.client_order_ids, [o for o, _ in saved.open_orders])
-        self.venue.restore(saved.client_order_ids, saved.open_orders)
+        self._restore_venue(saved)
         for order, ts in saved.open_orders:
             self.recorder.remember(order, ts)
         self.status.resumed_from = self.store.load_checkpoint(self.account, STREAM)
@@ -225,7 +236,7 @@ class PaperSession:
                 dispatch(event)
                 kernel.warming_up = False
                 continue
-            dispatch(event)
+            await self._step(event)
             status.data_ts = last_ts = event.ts
             live_index += 1
             now = time.monotonic()
@@ -253,6 +264,10 @@ class PaperSession:
             on_tick()
         if status.finished and not until_end:
             await stop.wait()
+
+    async def _step(self, event: Bar | TradeTick | QuoteTick | NewsItem) -> None:
+        """One replayed event after the warm-up (the simulated venue needs no waiting)."""
+        self._dispatch(event)
 
     def starting_cash(self) -> Decimal:
         return self.portfolio.starting_cash
