@@ -54,7 +54,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("contract") / "nt.db"
     url = f"sqlite:///{db}"
     make_users(url)
-    s = api_settings(url)
+    # Generated train requests start real jobs: their artifacts go to the test's directory.
+    s = api_settings(url, **{"neural.models_dir": str(tmp_path_factory.mktemp("models"))})
     app = create_app(s, ApiOptions.from_settings(s), hasher=FAST_HASHER)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

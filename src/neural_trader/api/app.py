@@ -35,6 +35,7 @@ from neural_trader.api.routers import (
     admin,
     auth,
     backtests,
+    brokers,
     health,
     models,
     orders,
@@ -124,7 +125,7 @@ def create_app(
     )
     app.state.ctx = ctx
     problems.install(app)
-    for module in (auth, portfolio, orders, backtests, risk, strategies, models, admin):
+    for module in (auth, portfolio, orders, backtests, risk, strategies, models, brokers, admin):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(ws_router)

@@ -1,13 +1,15 @@
-"""Backtests as jobs: validated at once (a bad strategy, parameter or symbol is a 422 before
-anything is queued), run on a worker thread by the facade, stored in the ``jobs`` table (kind
-``backtest``) with their result, and announced on the ``jobs`` WebSocket channel as they go
-queued -> running -> succeeded/failed."""
+"""Backtests and model training as jobs: validated at once (a bad strategy, parameter, symbol
+or training setting is a 422 before anything is queued), run on a worker thread by the facade,
+stored in the ``jobs`` table (kind ``backtest`` or ``train``) with their result, and announced
+on the ``jobs`` WebSocket channel as they go queued -> running -> succeeded/failed/cancelled
+(a training job also after every epoch, with its progress and losses)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -15,15 +17,19 @@ from neural_trader.api.encoding import iso_ns, jsonable
 from neural_trader.api.hub import Hub
 from neural_trader.api.metrics import ApiMetrics
 from neural_trader.api.problems import Problem
-from neural_trader.api.schemas import BacktestRequest
+from neural_trader.api.schemas import BacktestRequest, TrainRequest
 from neural_trader.data import list_datasets
 from neural_trader.errors import DataError, NeuralTraderError
 from neural_trader.storage.queries import list_jobs
 from neural_trader.storage.registry import JobRecord, RegistryStore
 from neural_trader.trader import NeuralTrader
 
+if TYPE_CHECKING:
+    from neural_trader.neural.service import TrainSpec
+
 log = structlog.get_logger("neural_trader.api")
 KIND = "backtest"
+TRAIN = "train"
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
@@ -49,6 +55,7 @@ class BacktestJobs:
         self.registry = RegistryStore(trader.store)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="nt-backtest")
         self._futures: dict[str, Future[None]] = {}
+        self._cancels: dict[str, threading.Event] = {}  # training jobs stop between batches
 
     def submit(self, request: BacktestRequest, by: str) -> JobRecord:
         self._validate(request)
@@ -86,16 +93,77 @@ class BacktestJobs:
                 job_id, status="succeeded", progress=1.0, result=result,
                 message=f"finished in {time.perf_counter() - started:.2f} s",
             )  # fmt: skip
-        except NeuralTraderError as exc:
-            done = self.registry.update_job(job_id, status="failed", error=str(exc), message="")
-        except Exception as exc:  # a bug: the job fails visibly, the server keeps running
-            log.error("backtest job crashed", job=job_id, exc_info=exc)
-            done = self.registry.update_job(
-                job_id, status="failed", error=f"internal error ({type(exc).__name__})"
-            )
+        except Exception as exc:
+            done = self._failed(job_id, "backtest", exc)
         finally:
             self._futures.pop(job_id, None)
         self._announce(done)
+
+    # -- training -----------------------------------------------------------------------------
+    def submit_training(self, request: TrainRequest, by: str) -> JobRecord:
+        """Queue a training run of the facade's NeuralService; the trained version is
+        registered in staging and named in the job's result."""
+        spec = self._train_spec(request)
+        job = self.registry.create_job(TRAIN, {**spec.as_dict(), "submitted_by": by})
+        self._announce(job)
+        cancel = self._cancels[job.id] = threading.Event()
+        self._futures[job.id] = self._pool.submit(self._train, job.id, spec, cancel)
+        return job
+
+    def _train_spec(self, request: TrainRequest) -> TrainSpec:
+        from neural_trader.neural.service import TrainSpec  # torch loads with the first job
+
+        known = {d.symbol for d in list_datasets() if d.interval == "1d"}
+        if request.symbol.upper() not in known:
+            raise DataError(f"no bundled daily data for {request.symbol}", known=len(known))
+        if request.start and request.end and request.start >= request.end:
+            raise DataError(f"start {request.start} is not before end {request.end}")
+        fields = request.model_dump(exclude={"start", "end", "horizons"})
+        return TrainSpec(
+            **fields,
+            horizons=tuple(request.horizons),
+            start=None if request.start is None else request.start.isoformat(),
+            end=None if request.end is None else request.end.isoformat(),
+        )  # NeuralError -> 422
+
+    def _train(self, job_id: str, spec: TrainSpec, cancel: threading.Event) -> None:
+        from neural_trader.neural.service import TrainingCancelledError
+
+        self._announce(self.registry.update_job(job_id, status="running", message="training"))
+
+        def progress(epoch: int, total: int, figures: dict[str, float]) -> None:
+            shown = ", ".join(f"{k} {v:.6g}" for k, v in figures.items())
+            self._announce(
+                self.registry.update_job(
+                    job_id, progress=epoch / total, message=f"epoch {epoch}/{total}: {shown}"
+                )
+            )
+
+        try:
+            record = self.trader.neural.train(spec, progress, cancel.is_set, job_id)
+            done = self.registry.update_job(
+                job_id, status="succeeded", progress=1.0,
+                message=f"registered {record.name} version {record.version} in staging",
+                result={"name": record.name, "version": record.version, "stage": record.stage},
+            )  # fmt: skip
+        except TrainingCancelledError as exc:
+            done = self.registry.update_job(job_id, status="cancelled", message=str(exc))
+        except Exception as exc:
+            done = self._failed(job_id, "training", exc)
+        finally:
+            self._futures.pop(job_id, None)
+            self._cancels.pop(job_id, None)
+        self._announce(done)
+
+    def _failed(self, job_id: str, kind: str, exc: Exception) -> JobRecord:
+        """Our errors fail the job with their message; anything else is a bug: the job fails
+        visibly (logged with its traceback) and the server keeps running."""
+        if isinstance(exc, NeuralTraderError):
+            return self.registry.update_job(job_id, status="failed", error=str(exc), message="")
+        log.error(f"{kind} job crashed", job=job_id, exc_info=exc)
+        return self.registry.update_job(
+            job_id, status="failed", error=f"internal error ({type(exc).__name__})"
+        )
 
     def _announce(self, job: JobRecord) -> None:
         self.metrics.jobs.labels(job.status).inc()
@@ -106,13 +174,13 @@ class BacktestJobs:
         """Jobs queued or running (the queue depth metric)."""
         return len(self._futures)
 
-    def get(self, job_id: str) -> JobRecord:
+    def get(self, job_id: str, kind: str = KIND) -> JobRecord:
         try:
             job = self.registry.get_job(job_id)
         except NeuralTraderError:
-            raise Problem("not-found", f"no backtest job {job_id!r}") from None
-        if job.kind != KIND:
-            raise Problem("not-found", f"no backtest job {job_id!r}")
+            raise Problem("not-found", f"no {kind} job {job_id!r}") from None
+        if job.kind != kind:
+            raise Problem("not-found", f"no {kind} job {job_id!r}")
         return job
 
     def result(self, job_id: str) -> dict[str, Any]:
@@ -123,11 +191,14 @@ class BacktestJobs:
             )
         return job.result
 
-    def list(self, limit: int) -> list[JobRecord]:
-        return list_jobs(self.trader.store, KIND, limit)
+    def list(self, limit: int, kind: str = KIND) -> list[JobRecord]:
+        return list_jobs(self.trader.store, kind, limit)
 
     def close(self) -> None:
-        """Stop taking work; queued jobs are marked cancelled, a running one finishes."""
+        """Stop taking work; queued jobs are marked cancelled, a running backtest finishes,
+        a running training stops at its next batch (and is marked cancelled)."""
+        for cancel in list(self._cancels.values()):
+            cancel.set()
         for job_id, future in list(self._futures.items()):
             if future.cancel():
                 self.registry.update_job(job_id, status="cancelled", message="server stopped")

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 # A positive amount below 10^12 with at most 8 decimals, as the schema publishes it: a decimal
 # string (exact) or a whole number. A JSON float is accepted too, when it has at most 8 decimals.
@@ -152,3 +152,45 @@ class TokenOut(BaseModel):
     expires_in: int
     scope: str
     refresh_token: str | None = None
+
+
+class StrategyParamsRequest(Strict):
+    """New values for some of a strategy's parameters; those not named keep theirs."""
+
+    params: Annotated[dict[str, Any], Field(max_length=64)]
+
+
+class StopStrategyRequest(Strict):
+    flatten: bool = False  # also close the positions in the strategy's symbols
+
+
+MAX_EPOCHS = 200
+
+
+class TrainRequest(Strict):
+    architecture: Literal["lstm", "transformer", "gan"]
+    symbol: Symbol = "SPX"
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 20
+    window: Annotated[int, Field(ge=2, le=250)] = 30
+    horizons: Annotated[
+        list[Annotated[int, Field(ge=1, le=60)]],
+        Field(min_length=1, max_length=5, json_schema_extra={"uniqueItems": True}),
+    ] = [1, 5]
+    start: date | None = None
+    end: date | None = None
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    patience: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 5
+
+    @field_validator("horizons")
+    @classmethod
+    def _distinct(cls, horizons: list[int]) -> list[int]:
+        if len(set(horizons)) != len(horizons):
+            raise ValueError(f"horizons must be distinct, got {horizons}")
+        return horizons
+
+
+class PromoteRequest(Strict):
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -260,6 +261,34 @@ CAPABILITIES: dict[str, Capabilities] = {
     "robinhood": ROBINHOOD_CAPABILITIES,
     "interactive_brokers": IBKR_CAPABILITIES,
 }
+
+
+def venue_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every venue known here or in the settings, as ``brokers list`` and
+    ``GET /api/v1/brokers`` show it: enabled, adapter, credentials set (never their values),
+    capabilities or why there is no adapter."""
+    names = sorted({*configured(settings), *settings.brokers.venues, *ADAPTERS, *NOT_AVAILABLE})
+    return [_row(name, settings) for name in names]
+
+
+def _row(name: str, settings: Settings) -> dict[str, Any]:
+    cfg = venue_settings(name, settings)
+    row: dict[str, Any] = {
+        "name": name,
+        "enabled": name in configured(settings),
+        "paper_trading": cfg.paper_trading,
+        "credentials": {
+            "api_key": "set" if cfg.api_key is not None else "missing",
+            "api_secret": "set" if cfg.api_secret is not None else "missing",
+        },
+    }
+    try:
+        adapter_for(name)
+    except VenueError as exc:
+        return row | {"adapter": False, "note": exc.message}
+    row |= {"adapter": True, "capabilities": CAPABILITIES[name].describe()}
+    note = NOTES.get(name)
+    return row if note is None else row | {"note": note}
 
 
 def configured(settings: Settings) -> list[str]:

@@ -10,9 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from neural_trader.brokers.base import Broker, VenueError
+from neural_trader.brokers.base import Broker
 from neural_trader.cli.common import ConfigOpt, JsonOpt, SetOpt, console, print_json, settings_from
-from neural_trader.config import Settings
 
 
 def _registry() -> ModuleType:
@@ -26,39 +25,11 @@ def _registry() -> ModuleType:
 brokers_app = typer.Typer(help="Broker and exchange connections.", no_args_is_help=True)
 
 
-def _row(name: str, settings: Settings) -> dict[str, Any]:
-    cfg = _registry().venue_settings(name, settings)
-    row: dict[str, Any] = {
-        "name": name,
-        "enabled": name in _registry().configured(settings),
-        "paper_trading": cfg.paper_trading,
-        "credentials": {
-            "api_key": "set" if cfg.api_key is not None else "missing",
-            "api_secret": "set" if cfg.api_secret is not None else "missing",
-        },
-    }
-    try:
-        _registry().adapter_for(name)
-    except VenueError as exc:
-        return row | {"adapter": False, "note": exc.message}
-    row |= {"adapter": True, "capabilities": _registry().CAPABILITIES[name].describe()}
-    note = _registry().NOTES.get(name)
-    return row if note is None else row | {"note": note}
-
-
 @brokers_app.command("list")
 def list_(config: ConfigOpt = None, sets: SetOpt = None, json_out: JsonOpt = False) -> None:
     """Every venue: enabled or not, adapter available, credentials set, capabilities."""
     settings = settings_from(config, sets)
-    names = sorted(
-        {
-            *_registry().configured(settings),
-            *settings.brokers.venues,
-            *_registry().ADAPTERS,
-            *_registry().NOT_AVAILABLE,
-        }
-    )
-    rows = [_row(name, settings) for name in names]
+    rows = _registry().venue_rows(settings)
     if json_out:
         print_json({"brokers": rows, "routes": settings.brokers.routes})
         return

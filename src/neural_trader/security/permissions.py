@@ -30,8 +30,12 @@ PERMISSIONS: dict[str, str] = {
     "risk:read": "see risk reports, limits and the trading state",
     "risk:admin": "change the trading state and the kill switch",
     "strategies:read": "list strategies and their parameter schemas",
+    "strategies:write": "configure, start, pause and stop the paper session's strategies",
     "models:read": "list registered models",
     "models:predict": "ask a registered model for a forecast",
+    "models:train": "submit model training jobs",
+    "models:admin": "promote a model version to production and roll it back",
+    "brokers:read": "see the configured venues, their capabilities and whether credentials are set",
     "market:read": "stream bars of the traded symbols",
     "users:admin": "list users and API keys",
     "audit:read": "read and verify the audit log",
@@ -48,7 +52,14 @@ _VIEWER = frozenset(
         "market:read",
     }
 )
-_TRADER = _VIEWER | {"orders:write", "backtests:run", "models:predict"}
+_TRADER = _VIEWER | {
+    "orders:write",
+    "backtests:run",
+    "models:predict",
+    "strategies:write",
+    "models:train",
+    "brokers:read",
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.VIEWER: _VIEWER,

@@ -282,6 +282,20 @@ class StrategyManager:
             raise StrategyError(f"strategy {strategy_id!r} is {m.status.value}, not running")
         return m
 
+    def configure(self, strategy_id: str, new: Strategy) -> None:
+        """Put ``new`` (the same strategy with other parameters, already validated) in place
+        of the registered one. On the kernel already, its working orders (the old one's
+        decisions) are cancelled and the new one starts from the next bar; its share, its
+        positions and its state stay."""
+        m = self.get(strategy_id)
+        if new.id != strategy_id:
+            raise StrategyError(f"a new {strategy_id!r} must keep its id, got {new.id!r}")
+        if m.context is not None:
+            self._cancel_working(strategy_id)
+            new.bind(m.context)
+            new.on_start()
+        m.inner = new
+
     def _cancel_working(self, strategy_id: str) -> None:
         for order in self.kernel.open_orders(strategy_id):
             self.kernel.cancel(order.client_order_id)

@@ -93,7 +93,31 @@ CASES = [
     Case("GET", "/api/v1/strategies", "strategies:read"),
     Case("GET", "/api/v1/strategies/{name}", "strategies:read",
          prepare=lambda api: {"name": "sma_cross"}),
+    # This server's session runs no strategy: an allowed caller gets past the permission
+    # check to the session's answer (404: no such strategy in it).
+    Case("GET", "/api/v1/strategies/running", "strategies:read"),
+    Case("PUT", "/api/v1/strategies/{name}/params", "strategies:write", body={"params": {}},
+         prepare=lambda api: {"name": "sma_cross"}, allowed_status=404),
+    Case("POST", "/api/v1/strategies/{name}/start", "strategies:write",
+         prepare=lambda api: {"name": "sma_cross"}, allowed_status=404),
+    Case("POST", "/api/v1/strategies/{name}/pause", "strategies:write",
+         prepare=lambda api: {"name": "sma_cross"}, allowed_status=404),
+    Case("POST", "/api/v1/strategies/{name}/stop", "strategies:write",
+         prepare=lambda api: {"name": "sma_cross"}, allowed_status=404),
+    Case("GET", "/api/v1/brokers", "brokers:read"),
     Case("GET", "/api/v1/models", "models:read"),
+    # Training for real is test_api_models' job; here an allowed caller reaches validation
+    # (422: no bundled data for the symbol) and nothing is queued.
+    Case("POST", "/api/v1/models/train", "models:train", 202,
+         {"architecture": "lstm", "symbol": "NOSUCH", "epochs": 1}, allowed_status=422),
+    Case("GET", "/api/v1/models/jobs/{job_id}", "models:read",
+         prepare=lambda api: {"job_id": "nosuchjob"}, allowed_status=404),
+    Case("GET", "/api/v1/models/{name}", "models:read",
+         prepare=lambda api: {"name": "lstm-SPX"}, allowed_status=404),
+    Case("POST", "/api/v1/models/{name}/promote", "models:admin", body={"version": 1},
+         prepare=lambda api: {"name": "lstm-SPX"}, allowed_status=404),
+    Case("POST", "/api/v1/models/{name}/rollback", "models:admin",
+         prepare=lambda api: {"name": "lstm-SPX"}, allowed_status=404),
     # No model is registered here: an allowed caller passes the permission check and gets the
     # registry's answer (422: no such model) instead of a forecast.
     Case("POST", "/api/v1/models/{model}/predict", "models:predict", body={"symbol": "SPX"},
