@@ -10,9 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from neural_trader.brokers.events import BrokerDown, BrokerUp
+from neural_trader.brokers.events import BrokerDown, BrokerUp, OrderUnresolved
 from neural_trader.brokers.paper_adapter import PaperBroker
 from neural_trader.config import Settings, load_settings
+from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType
 from neural_trader.risk.gate import TradingState
 from neural_trader.storage import Store
 from neural_trader.trading.pool_session import PoolSession, session_for
@@ -87,4 +88,58 @@ def test_the_simulated_venue_stays_the_default(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'nt.db'}")
     session = session_for(load_settings(None, {}, env={}), store)
     assert type(session) is PaperSession
+    store.close()
+
+
+def test_a_restart_looks_up_the_stored_open_orders_at_their_venue(tmp_path: Path) -> None:
+    """A limit order working when the session stopped is stored open; the next session tracks
+    it at its venue, and the start-up reconciliation asks the venue for it. The paper adapter
+    starts empty (a real venue would still hold it), so it is reported, not sent again."""
+    url = f"sqlite:///{tmp_path / 'nt.db'}"
+    cfg = settings("pool", **{"strategies.enabled": []})
+
+    async def first() -> str:
+        store = Store(url)
+        session = session_for(cfg, store)
+        assert isinstance(session, PoolSession)
+        await session.pool.start()
+        session.portfolio.last_price["SPX"] = 2000.0
+        order = session.kernel.submit(
+            Order(
+                "resting-1",
+                "api",
+                "SPX",
+                OrderSide.BUY,
+                Decimal(1),
+                OrderType.LIMIT,
+                limit_price=Decimal("1.00"),
+            )
+        )
+        async with asyncio.timeout(10):
+            while order.status is not OrderStatus.ACCEPTED:
+                await asyncio.sleep(0.01)
+        await session.pool.stop()
+        session.recorder.flush()
+        store.close()
+        return order.client_order_id
+
+    cid = asyncio.run(first())
+    store = Store(url)
+    state = store.load_account("paper")
+    assert state is not None and [o.client_order_id for o, _ in state.open_orders] == [cid]
+    session = session_for(cfg, store)
+    assert isinstance(session, PoolSession)
+    unresolved: list[OrderUnresolved] = []
+    session.bus.subscribe(OrderUnresolved, unresolved.append)
+
+    async def second() -> None:
+        await session.pool.start()
+        adapter = session.pool.venue("paper").writer
+        assert isinstance(adapter, PaperBroker)
+        assert await adapter.open_orders() == []  # looked up, never sent again
+        await session.pool.stop()
+
+    asyncio.run(second())
+    assert [u.order.client_order_id for u in unresolved] == [cid]
+    assert "no such order" in unresolved[0].reason
     store.close()
