@@ -375,19 +375,8 @@ class AlpacaBroker(Broker):
             raise
         return parse_order(raw)
 
-    async def _venue_id(self, client_order_id: str) -> str:
-        found = await self.get_order(client_order_id)
-        if found is None:
-            raise VenueError(
-                f"{self.name} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=self.name,
-                order=client_order_id,
-            )
-        return found.venue_order_id
-
     async def cancel_order(self, client_order_id: str, symbol: str = "") -> None:
-        venue_id = await self._venue_id(client_order_id)
+        venue_id = await self.venue_order_id(client_order_id)
         await self._calls.run(self.client.cancel_order_by_id, venue_id)
 
     async def replace_order(
@@ -404,7 +393,7 @@ class AlpacaBroker(Broker):
                 Failure.UNSUPPORTED,
                 venue=self.name,
             )
-        venue_id = await self._venue_id(client_order_id)
+        venue_id = await self.venue_order_id(client_order_id)
         change = ReplaceOrderRequest(
             qty=None if quantity is None else int(quantity),
             limit_price=None if limit_price is None else float(limit_price),

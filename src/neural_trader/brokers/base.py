@@ -396,6 +396,18 @@ class Broker(ABC):
     async def get_order(self, client_order_id: str, symbol: str) -> VenueOrder | None:
         """The venue's view of our order, or None when the venue has no order with that id."""
 
+    async def venue_order_id(self, client_order_id: str, symbol: str = "") -> str:
+        """The venue's id of our order, looked up by ours (NOT_FOUND when it has none)."""
+        found = await self.get_order(client_order_id, symbol)
+        if found is None:
+            raise VenueError(
+                f"{self.name} has no order {client_order_id}",
+                Failure.NOT_FOUND,
+                venue=self.name,
+                order=client_order_id,
+            )
+        return found.venue_order_id
+
     @abstractmethod
     async def open_orders(self) -> list[VenueOrder]: ...
 

@@ -418,17 +418,7 @@ class EtradeBroker(Broker):
 
     async def _order_id(self, client_order_id: str) -> str:
         known = self._ids.get(client_order_id)
-        if known is not None:
-            return known
-        found = await self.get_order(client_order_id)
-        if found is None:
-            raise VenueError(
-                f"{self.name} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=self.name,
-                order=client_order_id,
-            )
-        return found.venue_order_id
+        return known if known is not None else await self.venue_order_id(client_order_id)
 
     async def cancel_order(self, client_order_id: str, symbol: str = "") -> None:
         order_id = await self._order_id(client_order_id)

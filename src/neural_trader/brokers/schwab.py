@@ -545,19 +545,8 @@ class SchwabBroker(Broker):
         data = await self._raw_order(client_order_id)
         return None if data is None else rec.read_order(data, client_order_id)
 
-    async def _venue_id(self, client_order_id: str) -> str:
-        found = await self.get_order(client_order_id)
-        if found is None:
-            raise VenueError(
-                f"{self.name} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=self.name,
-                order=client_order_id,
-            )
-        return found.venue_order_id
-
     async def cancel_order(self, client_order_id: str, symbol: str = "") -> None:
-        oid = self.ids.venue_ids.get(client_order_id) or await self._venue_id(client_order_id)
+        oid = self.ids.venue_ids.get(client_order_id) or await self.venue_order_id(client_order_id)
         await self._send(lambda: self.client.cancel_order(oid, self.account_hash))
 
     async def replace_order(
