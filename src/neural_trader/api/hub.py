@@ -232,20 +232,23 @@ class Hub:
     def _drop(self, client: Client) -> None:
         if client.dropped:
             return
-        client.dropped = True
-        self.unregister(client)
         if self.metrics is not None:
             self.metrics.ws_dropped.inc()
         log.warning(
             "dropping slow websocket client", client=client.id, user=client.principal.username
         )
-        notice = {
-            "type": "error",
-            "error": "slow_consumer",
-            "detail": f"more than {self.queue_size} messages waiting: disconnecting",
-        }
+        detail = f"more than {self.queue_size} messages waiting: disconnecting"
+        self.disconnect(client, SLOW_CONSUMER, "slow_consumer", detail)
+
+    def disconnect(self, client: Client, code: int, error: str, detail: str) -> None:
+        """Tell ``client`` why (an error message) and close its socket with ``code``."""
+        if client.dropped:
+            return
+        client.dropped = True
+        self.unregister(client)
+        notice = {"type": "error", "error": error, "detail": detail}
         task = asyncio.get_running_loop().create_task(
-            self._close(client, SLOW_CONSUMER, "slow consumer", notice)
+            self._close(client, code, error.replace("_", " "), notice)
         )
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -87,9 +88,14 @@ async def stream(websocket: WebSocket) -> None:
     readable = sorted(c for c, p in CHANNELS.items() if principal.can(p))
     hub.send(client, {"type": "welcome", "user": principal.username, "channels": readable,
                       "heartbeat": ctx.options.ws_heartbeat_seconds})  # fmt: skip
-    beat = asyncio.get_running_loop().create_task(
-        _heartbeats(ctx, client, ctx.options.ws_heartbeat_seconds)
-    )
+    loop = asyncio.get_running_loop()
+    beat = loop.create_task(_heartbeats(ctx, client, ctx.options.ws_heartbeat_seconds))
+    expiry = None
+    if principal.expires_at is not None:  # the socket lives no longer than its credential
+        delay = max(0.0, principal.expires_at - time.time())
+        expiry = loop.call_later(
+            delay, hub.disconnect, client, UNAUTHORIZED, "unauthorized", "the credential expired"
+        )
     try:
         while not client.dropped:
             message = await websocket.receive()
@@ -105,6 +111,8 @@ async def stream(websocket: WebSocket) -> None:
         pass  # the client left (RuntimeError: the hub closed the socket under us)
     finally:
         beat.cancel()
+        if expiry is not None:
+            expiry.cancel()
         hub.unregister(client)
 
 

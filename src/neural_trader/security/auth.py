@@ -184,7 +184,7 @@ class Authenticator:
             self._check_key_alive(claims.key_id)
         return Principal(
             claims.user_id, claims.username, role, effective(role, claims.scopes), claims.via,
-            claims.key_id,
+            claims.key_id, claims.expires_at,
         )  # fmt: skip
 
     def api_key(self, token: str) -> Principal:
@@ -208,7 +208,8 @@ class Authenticator:
             self.rows.touch_key(key_id, now)
         role = role_of(user.role)
         allowed = effective(role, key.scopes)
-        return Principal(user.id, user.username, role, allowed, "api_key", key_id)
+        expires = None if key.expires_at is None else key.expires_at / NS
+        return Principal(user.id, user.username, role, allowed, "api_key", key_id, expires)
 
     def _check_key_alive(self, key_id: str) -> None:
         """A token from the client-credentials grant dies with its key."""

@@ -101,6 +101,8 @@ class Principal:
     permissions: frozenset[str]
     via: str  # password, refresh_token, client_credentials, api_key
     key_id: str | None = None
+    # When the credential it came with stops being valid (epoch seconds); None: no expiry.
+    expires_at: float | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
