@@ -16,9 +16,10 @@ documented order states), errors through :data:`ERRORS` (its documented codes an
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,8 @@ from neural_trader.brokers.base import (
     decimal_field,
     iso_ns,
     optional_decimal,
+    reply_list,
+    reply_object,
 )
 from neural_trader.core.instruments import AssetClass
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
@@ -185,16 +188,8 @@ def translate(exc: Exception) -> VenueError:
     )
 
 
-def _mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise VenueError(f"{VENUE} {what} is not an object", Failure.MALFORMED, venue=VENUE)
-    return data
-
-
-def _list(data: Any, what: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise VenueError(f"{VENUE} {what} is not a list", Failure.MALFORMED, venue=VENUE)
-    return data
+_mapping = functools.partial(reply_object, venue=VENUE)
+_list = functools.partial(reply_list, venue=VENUE)
 
 
 def _symbol(raw: str, asset_class: str | None) -> str:

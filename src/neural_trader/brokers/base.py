@@ -171,6 +171,27 @@ class VenueOrder:
     def is_open(self) -> bool:
         return self.status in OPEN
 
+    @classmethod
+    def acknowledged(
+        cls, order: Order, venue_order_id: str, venue_status: str = "acknowledged", ts: int = 0
+    ) -> VenueOrder:
+        """A placement the venue answered with an id only: submitted, nothing filled; its
+        state comes with the next update."""
+        return cls(
+            client_order_id=order.client_order_id,
+            venue_order_id=venue_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            filled_quantity=Decimal(0),
+            status=OrderStatus.SUBMITTED,
+            venue_status=venue_status,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            ts=ts,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class VenueFill:
@@ -257,6 +278,33 @@ def classify(
         if rule.matches(status, code, message):
             return rule.failure
     return Failure.UNAVAILABLE if status is not None and status >= 500 else Failure.REJECTED
+
+
+def reply_object(data: Any, what: str, venue: str, label: str = "") -> Mapping[str, Any]:
+    """``data`` if it is a JSON object, else ``MALFORMED`` (``label``: how the message names
+    the venue, e.g. one side of it; the venue's name by default)."""
+    if not isinstance(data, Mapping):
+        raise VenueError(
+            f"{label or venue} {what} is not an object", Failure.MALFORMED, venue=venue
+        )
+    return data
+
+
+def reply_list(data: Any, what: str, venue: str, label: str = "") -> list[Any]:
+    """``data`` if it is a JSON array, else ``MALFORMED``."""
+    if not isinstance(data, list):
+        raise VenueError(f"{label or venue} {what} is not a list", Failure.MALFORMED, venue=venue)
+    return data
+
+
+def missing_order(venue: str, client_order_id: str, label: str = "") -> VenueError:
+    """The venue has no order under our id."""
+    return VenueError(
+        f"{label or venue} has no order {client_order_id}",
+        Failure.NOT_FOUND,
+        venue=venue,
+        order=client_order_id,
+    )
 
 
 def decimal_field(
@@ -400,12 +448,7 @@ class Broker(ABC):
         """The venue's id of our order, looked up by ours (NOT_FOUND when it has none)."""
         found = await self.get_order(client_order_id, symbol)
         if found is None:
-            raise VenueError(
-                f"{self.name} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=self.name,
-                order=client_order_id,
-            )
+            raise missing_order(self.name, client_order_id)
         return found.venue_order_id
 
     @abstractmethod

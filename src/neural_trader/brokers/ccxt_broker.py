@@ -41,7 +41,7 @@ from neural_trader.brokers.ccxt_common import CcxtTransport, exact, new_exchange
 from neural_trader.brokers.ccxt_ids import ClientIds, SymbolMap, unified
 from neural_trader.brokers.ccxt_records import read_fill, read_order
 from neural_trader.core.instruments import Instrument
-from neural_trader.core.orders import Order, OrderStatus, OrderType, TimeInForce
+from neural_trader.core.orders import Order, OrderType, TimeInForce
 
 T = TypeVar("T")
 
@@ -320,19 +320,7 @@ class CcxtBroker(Broker):
     def _acknowledged(self, order: Order, venue_order_id: str) -> VenueOrder:
         """A placement the venue acknowledged with an id only (Kraken, Coinbase): submitted,
         its state comes with the next update."""
-        return VenueOrder(
-            client_order_id=order.client_order_id,
-            venue_order_id=venue_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=Decimal(0),
-            status=OrderStatus.SUBMITTED,
-            venue_status="acknowledged",
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-        )
+        return VenueOrder.acknowledged(order, venue_order_id)
 
     def parse_order(self, raw: Any) -> VenueOrder:
         return read_order(raw, self.name, self.statuses, self.symbols, self.ids)

@@ -21,6 +21,7 @@ reported once; a new process that first sees an order part-filled reports its ra
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from neural_trader.brokers.base import (
     VenuePosition,
     decimal_field,
     optional_decimal,
+    reply_object,
 )
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 
@@ -110,10 +112,7 @@ def malformed(what: str, **context: Any) -> VenueError:
     return VenueError(f"{VENUE} {what}", Failure.MALFORMED, venue=VENUE, **context)
 
 
-def mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise malformed(f"{what} is not an object")
-    return data
+mapping = functools.partial(reply_object, venue=VENUE)
 
 
 def items(data: Any, what: str) -> list[Any]:
@@ -197,20 +196,8 @@ def placed_order(reply: Any, order: Order) -> VenueOrder:
     if order_id in (None, ""):
         raise malformed("place reply lacks an orderId", order=order.client_order_id)
     placed = body.get("placedTime")
-    return VenueOrder(
-        client_order_id=order.client_order_id,
-        venue_order_id=str(order_id),
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        filled_quantity=Decimal(0),
-        status=S.SUBMITTED,
-        venue_status="PLACED",
-        order_type=order.order_type,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        ts=_ms_ns(placed) if placed is not None else 0,
-    )
+    ts = _ms_ns(placed) if placed is not None else 0
+    return VenueOrder.acknowledged(order, str(order_id), "PLACED", ts)
 
 
 def _ms_ns(value: Any) -> int:

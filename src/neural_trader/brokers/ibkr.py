@@ -50,6 +50,7 @@ from neural_trader.brokers.base import (
     VenueFill,
     VenueOrder,
     VenuePosition,
+    missing_order,
 )
 from neural_trader.brokers.ibkr_records import (
     CANCELLED_CODE,
@@ -379,9 +380,7 @@ class IbkrBroker(Broker):
         async with self._guard(f"cancelling {cid}") as ib:
             trade = find(ib.trades(), cid) or find(await ib.reqAllOpenOrdersAsync(), cid)
             if trade is None:
-                raise VenueError(
-                    f"{self.name} has no order {cid}", Failure.NOT_FOUND, venue=self.name, order=cid
-                )
+                raise missing_order(self.name, cid)
             if trade.isDone():
                 return  # nothing left to cancel; its final state is already known
             oid = trade.order.orderId

@@ -30,6 +30,7 @@ from neural_trader.brokers.base import (
     VenueFill,
     VenueOrder,
     VenuePosition,
+    missing_order,
 )
 from neural_trader.brokers.paper import FeeModel, PaperVenue
 from neural_trader.core.bus import MessageBus
@@ -228,12 +229,7 @@ class PaperBroker(Broker):
         try:
             return self._orders[client_order_id]
         except KeyError:
-            raise VenueError(
-                f"{self.name} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=self.name,
-                order=client_order_id,
-            ) from None
+            raise missing_order(self.name, client_order_id) from None
 
     async def cancel_order(self, client_order_id: str, symbol: str = "") -> None:
         self._require_connection()

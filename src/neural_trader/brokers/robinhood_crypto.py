@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 import uuid
@@ -46,7 +47,9 @@ from neural_trader.brokers.base import (
     classify,
     decimal_field,
     iso_ns,
+    missing_order,
     optional_decimal,
+    reply_object,
 )
 from neural_trader.brokers.resilience import TokenBucket
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
@@ -119,10 +122,7 @@ def _malformed(what: str) -> VenueError:
     return VenueError(f"{VENUE} crypto {what}", Failure.MALFORMED, venue=VENUE)
 
 
-def _mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _malformed(f"{what} is not an object")
-    return data
+_mapping = functools.partial(reply_object, venue=VENUE, label=f"{VENUE} crypto")
 
 
 def _results(data: Any, what: str) -> tuple[list[Any], str | None]:
@@ -423,12 +423,7 @@ class CryptoClient:
     async def cancel_order(self, client_order_id: str) -> None:
         found = await self.get_order(client_order_id)
         if found is None:
-            raise VenueError(
-                f"{VENUE} crypto has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=VENUE,
-                order=client_order_id,
-            )
+            raise missing_order(VENUE, client_order_id, f"{VENUE} crypto")
         await self.request("POST", f"{API}/orders/{found.venue_order_id}/cancel/")
 
     async def open_orders(self) -> list[VenueOrder]:

@@ -28,6 +28,7 @@ What the adapter changes around the library, and why:
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import tempfile
@@ -60,7 +61,9 @@ from neural_trader.brokers.base import (
     classify,
     decimal_field,
     iso_ns,
+    missing_order,
     optional_decimal,
+    reply_object,
 )
 from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 
@@ -122,10 +125,7 @@ def _malformed(what: str) -> VenueError:
     return VenueError(f"{VENUE} equities {what}", Failure.MALFORMED, venue=VENUE)
 
 
-def _mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _malformed(f"{what} is not an object")
-    return data
+_mapping = functools.partial(reply_object, venue=VENUE, label=f"{VENUE} equities")
 
 
 def _list(data: Any, what: str) -> list[Any]:
@@ -501,12 +501,7 @@ class StocksClient:
     async def cancel_order(self, client_order_id: str) -> None:
         found = await self.get_order(client_order_id)
         if found is None:
-            raise VenueError(
-                f"{VENUE} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=VENUE,
-                order=client_order_id,
-            )
+            raise missing_order(VENUE, client_order_id)
         await self.run(rh.cancel_stock_order, found.venue_order_id)
 
     async def _orders_since(self, since_s: float) -> list[Any]:

@@ -82,10 +82,11 @@ from neural_trader.brokers.base import (
     VenueFill,
     VenueOrder,
     VenuePosition,
+    missing_order,
 )
 from neural_trader.brokers.resilience import TokenBucket
 from neural_trader.core.instruments import AssetClass
-from neural_trader.core.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
+from neural_trader.core.orders import Order, OrderSide, OrderType, TimeInForce
 from neural_trader.errors import ConfigError
 
 VENUE = rec.VENUE
@@ -489,19 +490,7 @@ class SchwabBroker(Broker):
                 )
             return found
         self.ids.remember(cid, str(oid))
-        return VenueOrder(
-            client_order_id=cid,
-            venue_order_id=str(oid),
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=Decimal(0),
-            status=OrderStatus.SUBMITTED,  # Schwab answers with the id only
-            venue_status="acknowledged",
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-        )
+        return VenueOrder.acknowledged(order, str(oid))  # Schwab answers with the id only
 
     async def _orders(self, since: datetime) -> list[Mapping[str, Any]]:
         client, account = self.client, self.account_hash
@@ -568,12 +557,7 @@ class SchwabBroker(Broker):
             )
         raw = await self._raw_order(client_order_id)
         if raw is None:
-            raise VenueError(
-                f"{self.name} has no order {client_order_id}",
-                Failure.NOT_FOUND,
-                venue=self.name,
-                order=client_order_id,
-            )
+            raise missing_order(self.name, client_order_id)
         old = rec.read_order(raw, client_order_id)
         tif = {"DAY": TimeInForce.DAY, "GOOD_TILL_CANCEL": TimeInForce.GTC}.get(
             str(raw.get("duration"))

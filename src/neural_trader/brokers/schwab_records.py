@@ -11,6 +11,7 @@ reply text as Decimals (never through float). Timestamps come as ``2024-03-29T14
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ from neural_trader.brokers.base import (
     classify,
     decimal_field,
     optional_decimal,
+    reply_list,
+    reply_object,
 )
 from neural_trader.core.orders import OrderSide, OrderStatus, OrderType
 
@@ -102,16 +105,8 @@ def read_json(resp: httpx.Response, what: str) -> Any:
         raise malformed(f"sent a {what} reply that is not JSON", status=resp.status_code) from None
 
 
-def mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise malformed(f"{what} is not an object")
-    return data
-
-
-def listed(data: Any, what: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise malformed(f"{what} is not a list")
-    return data
+mapping = functools.partial(reply_object, venue=VENUE)
+listed = functools.partial(reply_list, venue=VENUE)
 
 
 def stamp_ns(text: Any) -> int:

@@ -25,6 +25,7 @@ the HTTP status) through :data:`ERRORS`.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -53,6 +54,8 @@ from neural_trader.brokers.base import (
     decimal_field,
     iso_ns,
     optional_decimal,
+    reply_list,
+    reply_object,
 )
 from neural_trader.brokers.resilience import TokenBucket
 from neural_trader.brokers.webull_signing import WebullSigner
@@ -126,16 +129,8 @@ _OUR_TYPES = {v: k for k, v in _TYPES.items()}
 _SIDES = {"BUY": OrderSide.BUY, "SELL": OrderSide.SELL, "SHORT": OrderSide.SELL}
 
 
-def _mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise VenueError(f"{VENUE} {what} is not an object", Failure.MALFORMED, venue=VENUE)
-    return data
-
-
-def _list(data: Any, what: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise VenueError(f"{VENUE} {what} is not a list", Failure.MALFORMED, venue=VENUE)
-    return data
+_mapping = functools.partial(reply_object, venue=VENUE)
+_list = functools.partial(reply_list, venue=VENUE)
 
 
 def _text(data: Mapping[str, Any], key: str, what: str) -> str:
@@ -462,19 +457,7 @@ class WebullBroker(Broker):
                 order=order.client_order_id,
             )
         # The reply is an acknowledgement (ids only); the order's state comes with updates.
-        return VenueOrder(
-            client_order_id=order.client_order_id,
-            venue_order_id=_text(d, "order_id", "place-order reply"),
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=Decimal(0),
-            status=OrderStatus.SUBMITTED,
-            venue_status="",
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-        )
+        return VenueOrder.acknowledged(order, _text(d, "order_id", "place-order reply"), "")
 
     async def _holds(self, client_order_id: str) -> bool:
         """Whether Webull already has an order under our id. Webull documents that a
