@@ -68,7 +68,7 @@ class OrderService:
         self.bridge = EventBridge(
             self.session.bus, account, hub, metrics, audit, self.session.venue.name
         )
-        self.symbols = [s.symbol for s in self.session.series]
+        self.symbols = self.session.symbols
         self._bar_channels = {s: f"bars:{s}" for s in self.symbols}
         self.running = False
         self.failure: str | None = None

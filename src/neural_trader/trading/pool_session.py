@@ -54,7 +54,6 @@ class PoolSession(PaperSession):
             if isinstance(client, PaperBroker)
         ]
         self.halted_for_venue: set[str] = set()
-        self.symbols = [series.symbol for series in self.series]
         self.bus.subscribe(BrokerDown, lambda _: self._venues_changed())
         self.bus.subscribe(BrokerUp, lambda _: self._venues_changed())
         return PoolVenue(self.pool)

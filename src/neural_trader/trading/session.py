@@ -269,6 +269,11 @@ class PaperSession:
         """One replayed event after the warm-up (the simulated venue needs no waiting)."""
         self._dispatch(event)
 
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols the session replays."""
+        return [series.symbol for series in self.series]
+
     def starting_cash(self) -> Decimal:
         return self.portfolio.starting_cash
 
