@@ -115,9 +115,9 @@ class RequestObserver:
                 await self.app(scope, receive, observed)
             finally:
                 elapsed = time.perf_counter() - started
-                await self._after(scope, status, elapsed, request_id)
+                self._after(scope, status, elapsed, request_id)
 
-    async def _after(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+    def _after(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         method = str(scope.get("method", ""))
         route = _route(scope)
         self.metrics.requests.labels(method, route, str(status)).inc()
