@@ -18,19 +18,29 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from neural_trader.errors import StorageError
 from neural_trader.storage.step_queue import StepQueue
 from neural_trader.storage.store import Store
-from neural_trader.storage.tables import AuditHeadRow, AuditRow
+from neural_trader.storage.tables import AuditHeadRow, AuditRow, core_table
 
 GENESIS = "0" * 64
 HEAD_ID = 1
+_HEAD, _LOG = core_table(AuditHeadRow), core_table(AuditRow)
+# Built once (plain Core statements, no ORM objects): an append is three of them.
+_ADVANCE = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(seq=_HEAD.c.seq + bindparam("n"))
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_APPEND = insert(_LOG)
+_NEW_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("h"))
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,12 @@ class _Values:
     hash: str = ""
 
 
+def _columns(row: _Values) -> dict[str, object]:
+    """The row as insert parameters (``dataclasses.asdict`` deep-copies every value: a
+    twentieth of an API order's time under load)."""
+    return {name: getattr(row, name) for name in _Values.__slots__}
+
+
 def entry_hash(prev_hash: str, row: AuditRow | _Values) -> str:
     """SHA-256 over the previous hash and the entry's canonical content."""
     content = json.dumps(
@@ -173,17 +189,10 @@ class AuditLog:
     ) -> list[AuditRecord]:
         with self._store._tx("append audit entries") as s:
             # Locks the head first: on PostgreSQL the row, on SQLite the database for writing.
-            s.execute(
-                update(AuditHeadRow)
-                .where(AuditHeadRow.id == HEAD_ID)
-                .values(seq=AuditHeadRow.seq + len(entries))
-            )
-            head = s.execute(
-                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)
-            ).one_or_none()
-            if head is None:
+            moved = s.execute(_ADVANCE, {"n": len(entries)}).one_or_none()
+            if moved is None:
                 raise StorageError("the audit log has no head row: the schema is not migrated")
-            seq, prev = int(head.seq) - len(entries), str(head.hash)
+            seq, prev = int(moved.seq) - len(entries), str(moved.hash)
             rows = []
             for entry, ts in entries:
                 seq += 1
@@ -201,8 +210,8 @@ class AuditLog:
                 )
                 row.hash = prev = entry_hash(prev, row)
                 rows.append(row)
-            s.execute(insert(AuditRow), [asdict(r) for r in rows])  # no ORM objects
-            s.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(hash=prev))
+            s.execute(_APPEND, [_columns(r) for r in rows])
+            s.execute(_NEW_HEAD, {"h": prev})
             return [_record(r) for r in rows] if records else []
 
     def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditRecord]:

@@ -8,18 +8,30 @@ Opening a Store migrates the schema to the newest Alembic revision (idempotent).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, insert, select
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -35,6 +47,7 @@ from neural_trader.storage.tables import (
     FillRow,
     OrderRow,
     PositionRow,
+    core_table,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -233,9 +246,10 @@ class Store:
 
 class LedgerBatch:
     """The ledger writes of one transaction, gathered first and written together when the
-    batch ends: orders and fills already stored are looked up with one query each, new rows
-    are inserted in one go, and an order, position or account written several times in the
-    batch gets its last state (the state the earlier writes led to)."""
+    batch ends, one statement per table: orders, positions and the account are upserted (an
+    order, position or account written several times in the batch gets its last state, the
+    state the earlier writes led to; an order keeps the decision time it was first stored
+    with), fills are inserted unless already stored (same id), events appended."""
 
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -243,7 +257,7 @@ class LedgerBatch:
         self._fills: dict[tuple[str, str], Fill] = {}
         self._positions: dict[tuple[str, str], tuple[Position, int]] = {}
         self._accounts: dict[str, tuple[Decimal, Decimal, int]] = {}
-        self._events: list[EventRow] = []
+        self._events: list[dict[str, Any]] = []
 
     def order(self, account: str, order: Order, decision_ts: int) -> None:
         key = (account, order.client_order_id)
@@ -265,64 +279,80 @@ class LedgerBatch:
         self._accounts[account] = (cash, total_commissions, fill.ts)
 
     def event(self, account: str, ts: int, kind: str, payload: dict[str, Any]) -> None:
-        self._events.append(
-            EventRow(account=account, ts=ts, kind=kind, payload=json.dumps(payload, default=str))
-        )
+        text = json.dumps(payload, default=str)
+        self._events.append({"account": account, "ts": ts, "kind": kind, "payload": text})
 
     def apply(self) -> None:
+        """Plain statements, no ORM objects: a step of the API's order load spent most of its
+        ledger time loading stored rows to update them one by one."""
         s = self._s
-        with s.no_autoflush:
-            known_fills = self._stored(
-                FillRow, FillRow.fill_id, {k for k, _ in self._fills}, self._fills
+        write = _ledger_statements(s.get_bind().dialect.name)
+        if self._fills:
+            fills = [_fill_values(account, f) for (account, _), f in self._fills.items()]
+            s.execute(write.fills, fills)
+        if self._orders:
+            rows = [_order_values(k[0], o, ts) for k, (o, ts) in self._orders.items()]
+            s.execute(write.orders, rows)
+        if self._positions:
+            positions = [
+                {"account": account, "symbol": symbol, "quantity": p.quantity,
+                 "cost_basis": p.cost_basis, "realized_pnl": p.realized_pnl,
+                 "commissions": p.commissions, "ts": ts}
+                for (account, symbol), (p, ts) in self._positions.items()
+            ]  # fmt: skip
+            s.execute(write.positions, positions)
+        accounts = core_table(AccountRow)
+        for account, (cash, commissions, ts) in self._accounts.items():
+            done = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(accounts)
+                    .where(accounts.c.account == account)
+                    .values(cash=cash, total_commissions=commissions, ts=ts)
+                ),
             )
-            fills = [_fill_values(k[0], f) for k, f in self._fills.items() if k not in known_fills]
-            if fills:  # a bulk insert of plain rows: no ORM object per row
-                s.execute(insert(FillRow), fills)
-            rows = self._stored(
-                OrderRow, OrderRow.client_order_id, {k for k, _ in self._orders}, self._orders
-            )
-            orders = []
-            for key, (order, ts) in self._orders.items():
-                row = rows.get(key)
-                if row is None:
-                    orders.append(_order_values(key[0], order, ts))
-                else:
-                    _update_order_row(row, order)
-            if orders:
-                s.execute(insert(OrderRow), orders)
-            for (account, symbol), (position, ts) in self._positions.items():
-                pos = s.get(PositionRow, (account, symbol))
-                if pos is None:
-                    pos = PositionRow(account=account, symbol=symbol)
-                    s.add(pos)
-                pos.quantity = position.quantity
-                pos.cost_basis = position.cost_basis
-                pos.realized_pnl = position.realized_pnl
-                pos.commissions = position.commissions
-                pos.ts = ts
-            for account, (cash, commissions, ts) in self._accounts.items():
-                acct = s.get(AccountRow, account)
-                if acct is None:
-                    raise StorageError(f"no account {account!r}: call ensure_account first")
-                acct.cash = cash
-                acct.total_commissions = commissions
-                acct.ts = ts
-            s.add_all(self._events)
+            if done.rowcount == 0:
+                raise StorageError(f"no account {account!r}: call ensure_account first")
+        if self._events:
+            s.execute(insert(core_table(EventRow)), self._events)
 
-    def _stored(
-        self, table: Any, column: Any, accounts: set[str], wanted: Mapping[tuple[str, str], Any]
-    ) -> dict[tuple[str, str], Any]:
-        """The rows of ``table`` already stored for the keys of ``wanted``, by key."""
-        found: dict[tuple[str, str], Any] = {}
-        for account in accounts:
-            ids = [i for a, i in wanted if a == account]
-            for at in range(0, len(ids), 500):
-                query = select(table).where(
-                    table.account == account, column.in_(ids[at : at + 500])
-                )
-                for row in self._s.scalars(query):
-                    found[(account, getattr(row, column.key))] = row
-        return found
+
+# What a stored order's and position's later writes change (the rest is fixed at creation).
+_ORDER_STATE = ("status", "filled_quantity", "avg_price", "venue_order_id", "reason", "ts_last")
+_POSITION_STATE = ("quantity", "cost_basis", "realized_pnl", "commissions", "ts")
+
+
+@dataclass(frozen=True)
+class _LedgerStatements:
+    fills: Any  # new fills; one already stored (same id) is left as it is
+    orders: Any  # new orders, or the state of stored ones
+    positions: Any
+
+
+@functools.cache
+def _ledger_statements(dialect: str) -> _LedgerStatements:
+    """The ledger's upserts for ``dialect`` (SQLite or PostgreSQL), built once: building
+    the ``excluded`` columns anew for every batch cost more than running the statements."""
+    if dialect == "postgresql":
+        upsert: Any = postgresql_insert
+    elif dialect == "sqlite":
+        upsert = sqlite_insert
+    else:
+        raise StorageError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
+
+    def latest(mapped: type[Any], key: list[str], state: tuple[str, ...]) -> Any:
+        stmt = upsert(core_table(mapped))
+        return stmt.on_conflict_do_update(
+            index_elements=key, set_={c: stmt.excluded[c] for c in state}
+        )
+
+    return _LedgerStatements(
+        fills=upsert(core_table(FillRow)).on_conflict_do_nothing(
+            index_elements=["account", "fill_id"]
+        ),
+        orders=latest(OrderRow, ["account", "client_order_id"], _ORDER_STATE),
+        positions=latest(PositionRow, ["account", "symbol"], _POSITION_STATE),
+    )
 
 
 def _fill_values(account: str, fill: Fill) -> dict[str, Any]:
@@ -378,15 +408,6 @@ def _order_values(account: str, order: Order, decision_ts: int) -> dict[str, Any
         "reason": order.reason,
         "ts_last": order.ts_last,
     }
-
-
-def _update_order_row(row: OrderRow, order: Order) -> None:
-    row.status = order.status.value
-    row.filled_quantity = order.filled_quantity
-    row.avg_price = order.avg_price
-    row.venue_order_id = order.venue_order_id
-    row.reason = order.reason
-    row.ts_last = order.ts_last
 
 
 def _order(row: OrderRow) -> Order:
