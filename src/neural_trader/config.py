@@ -393,7 +393,8 @@ class LogSettings(Section):
 
     level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = "INFO"
     # ``json`` would shadow BaseModel.json; the key in files and the environment is ``json``.
-    json_: bool = Field(default=False, alias="json")
+    # Unset: JSON lines unless the log goes to a terminal (then console text for people).
+    json_: bool | None = Field(default=None, alias="json")
 
 
 class TelemetrySettings(Section):

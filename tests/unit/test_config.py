@@ -56,7 +56,7 @@ def test_defaults() -> None:
     assert s.run.speed == 20.0
     assert (s.api.rest.host, s.api.rest.port) == ("127.0.0.1", 8080)
     assert s.redis.url is None
-    assert (s.log.level, s.log.json_) == ("INFO", False)
+    assert (s.log.level, s.log.json_) == ("INFO", None)  # None: JSON unless a terminal
 
 
 def test_toml_overrides_defaults(tmp_path: Path) -> None:
@@ -303,7 +303,7 @@ def test_secrets_never_shown(tmp_path: Path) -> None:
     assert redacted["brokers"]["venues"]["alpaca"]["api_secret"] == "**********"
     assert redacted["database"]["url"] == "postgresql://nt:***@localhost/nt"
     assert redacted["risk"]["max_position_size"] == "1000000"  # JSON-able: Decimal as text
-    assert redacted["log"]["json"] is False
+    assert redacted["log"]["json"] is None
 
 
 def test_bad_secret_value_is_not_echoed() -> None:

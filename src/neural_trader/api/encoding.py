@@ -4,6 +4,7 @@ scalars as numbers, NaN and infinities (which JSON cannot carry) as null, times 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
+
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def jsonable(value: Any) -> Any:
@@ -44,6 +48,17 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):  # pandas Timestamp
         return str(value.isoformat())
     return str(value)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON of ``value`` for the wire and the logs: orjson (several times the standard
+    library's speed, and the hub encodes every event), with ``str`` for what JSON has no type
+    for (exact decimals, datetimes) and NaN as null; the standard library for what orjson
+    cannot take (integers past 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def iso_ns(ts: int | None) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import threading
 import time
 from collections import deque
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from neural_trader.api.encoding import json_text
 from neural_trader.api.metrics import ApiMetrics
 from neural_trader.security import Principal
 
@@ -291,4 +291,4 @@ def heartbeat(seconds: float) -> dict[str, Any]:
 
 
 def _encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), allow_nan=False, default=str)
+    return json_text(message)

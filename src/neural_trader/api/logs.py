@@ -1,8 +1,9 @@
-"""structlog, configured once from ``[log]``: JSON lines for machines (``json = true``) or
-console text for people, at ``level``, every line carrying what was bound for the request
-(``request_id``, ``trace_id``) and passed through :class:`Redactor` last, so that no
-credential reaches a log whatever a caller hands the logger. Lines of the standard library's
-loggers (SQLAlchemy, Alembic, httpx, ...) go through the same redactor and renderer.
+"""structlog, configured once from ``[log]``: JSON lines for machines (``json = true``, or
+unset and the log is not a terminal) or console text for people, at ``level``, every line
+carrying what was bound for the request (``request_id``, ``trace_id``) and passed through
+:class:`Redactor` last, so that no credential reaches a log whatever a caller hands the
+logger. Lines of the standard library's loggers (SQLAlchemy, Alembic, httpx, ...) go through
+the same redactor and renderer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import structlog
 from opentelemetry import trace
 from pydantic import BaseModel, SecretBytes, SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from neural_trader.api.encoding import json_text
 
 REDACTED = "[REDACTED]"
 _HANDLER_NAME = "neural_trader.logs"
@@ -123,9 +126,13 @@ def add_trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDic
     return event
 
 
+def _json_line(event: Any, **_: Any) -> str:
+    return json_text(event)  # orjson: a fifth of a request's time went to the access log
+
+
 def _renderer(json_lines: bool) -> Processor:
     if json_lines:
-        return structlog.processors.JSONRenderer()
+        return structlog.processors.JSONRenderer(serializer=_json_line)
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
@@ -183,10 +190,16 @@ def _route_stdlib(level: str, json_lines: bool, redactor: Redactor, stream: Text
 
 
 def configure_logging(
-    level: str, json_lines: bool, known_secrets: Iterable[str] = (), stream: TextIO | None = None
+    level: str,
+    json_lines: bool | None,
+    known_secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
 ) -> None:
     """Configure structlog and the root logger for the process (idempotent: the last call
-    wins). ``stream`` defaults to whatever ``sys.stderr`` is when a line is written."""
+    wins). ``stream`` defaults to whatever ``sys.stderr`` is when a line is written;
+    ``json_lines=None`` picks JSON unless that stream is a terminal."""
+    if json_lines is None:
+        json_lines = not _is_terminal(stream or sys.stderr)
     redactor = Redactor(known_secrets)
     _route_stdlib(level, json_lines, redactor, stream)
     structlog.configure(
@@ -195,6 +208,13 @@ def configure_logging(
         logger_factory=_StreamLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
 
 
 class _StreamLoggerFactory:

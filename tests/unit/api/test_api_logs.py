@@ -178,3 +178,25 @@ def test_standard_library_loggers_get_the_same_format_and_redaction(
     assert "RuntimeError" in lines[1]["exception"] and "timestamp" in lines[0]
     ours = [h for h in logging.getLogger().handlers if h.get_name() == "neural_trader.logs"]
     assert len(ours) == 1  # configuring again replaced the handler, it did not add one
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_unset_json_means_json_lines_unless_the_log_is_a_terminal(
+    app_url: tuple[TestClient, str, Any],
+) -> None:
+    _, _, settings = app_url
+    piped, terminal = io.StringIO(), _Terminal()
+    try:
+        for stream in (piped, terminal):
+            configure_logging("INFO", None, stream=stream)
+            structlog.get_logger("t").info("order placed", big=2**70, ids={1: "a"})
+    finally:
+        configure_logging(settings.log.level, settings.log.json_, secrets_of(settings))
+    (line,) = json_lines(piped.getvalue())  # integers past 64 bits and non-text keys too
+    assert (line["event"], line["big"], line["ids"]) == ("order placed", 2**70, {"1": "a"})
+    shown = terminal.getvalue()
+    assert not shown.startswith("{") and "order placed" in shown and "big=" in shown
