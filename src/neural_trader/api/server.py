@@ -1,10 +1,15 @@
 """Running the API under uvicorn: one worker gets the app object built here (a bad setting
 fails before the port is bound); several workers each build their own from the same config
 file and overrides, handed over in the environment, and do not run the paper session (one
-account must have one kernel: orders then answer 503 and reads work on every worker)."""
+account must have one kernel: orders then answer 503 and reads work on every worker).
+
+Once the app is built its objects (settings, models, the loaded data, the kernel) live as
+long as the process, so they are frozen out of the garbage collector's full passes: a full
+pass over them cost an order placed through the API a tenth of its time."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -39,7 +44,9 @@ def serve(
         "server_header": False,
     }
     if workers <= 1:
-        uvicorn.run(create_app(settings), **common)
+        app = create_app(settings)
+        gc.freeze()
+        uvicorn.run(app, **common)
         return
     os.environ[SERVE_ENV] = json.dumps(
         {"config": None if config is None else str(config), "overrides": overrides or {}}
@@ -51,4 +58,6 @@ def app_from_env() -> FastAPI:
     """The app of one of several workers (see the module doc)."""
     spec = json.loads(os.environ[SERVE_ENV])
     settings = load_settings(spec["config"], spec["overrides"])
-    return create_app(settings, ApiOptions.from_settings(settings, trading=False))
+    app = create_app(settings, ApiOptions.from_settings(settings, trading=False))
+    gc.freeze()
+    return app
