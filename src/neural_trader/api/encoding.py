@@ -4,6 +4,7 @@ scalars as numbers, NaN and infinities (which JSON cannot carry) as null, times 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -61,8 +62,10 @@ def json_text(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), default=str)
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ns(ts: int | None) -> str | None:
-    """Nanoseconds since the epoch as ISO 8601 UTC (``None`` stays ``None``)."""
+    """Nanoseconds since the epoch as ISO 8601 UTC (``None`` stays ``None``). Cached: the
+    same few times (the bar's, the order's) are shown many times over."""
     if ts is None:
         return None
     return datetime.fromtimestamp(ts / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
@@ -73,5 +76,8 @@ def exact(value: Decimal | None) -> str | None:
     zeros: ``1187.70`` and ``1187.7`` are the same price and are shown the same way)."""
     if value is None:
         return None
+    text = str(value)
+    if "E" not in text and value.is_finite():  # plain notation: only the zeros to drop
+        return text.rstrip("0").rstrip(".") if "." in text else text
     d = value.normalize()
     return str(d.quantize(Decimal(1)) if d == d.to_integral_value() else d)
