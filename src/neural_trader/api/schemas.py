@@ -160,6 +160,17 @@ class StrategyParamsRequest(Strict):
     params: Annotated[dict[str, Any], Field(max_length=64)]
 
 
+class ExecuteStrategyRequest(Strict):
+    """One more strategy for the server's paper session."""
+
+    # Its id in the session (default: the strategy's name).
+    id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = None
+    params: Annotated[dict[str, Any], Field(max_length=64)] = {}
+    # The symbols it trades (default: every symbol the session replays).
+    symbols: Annotated[list[Symbol] | None, Field(min_length=1, max_length=50)] = None
+    allocation: Annotated[float, Field(gt=0, le=1)]  # its share of the account
+
+
 class StopStrategyRequest(Strict):
     flatten: bool = False  # also close the positions in the strategy's symbols
 

@@ -204,11 +204,15 @@ class StrategyManager:
     decisions: list[AllocationDecision] = field(default_factory=list)
 
     def add(self, strategy: Strategy, allocation: float = 1.0) -> ManagedStrategy:
-        """Register a configured strategy with its share of the account (0 < share <= 1)."""
+        """Register a configured strategy with its share of the account (0 < share <= 1);
+        the shares of stopped strategies are free again."""
         if strategy.id in self.managed:
             raise StrategyError(f"strategy {strategy.id!r} is already registered")
         _check_share(strategy.id, allocation)
-        total = sum(m.allocation for m in self.managed.values()) + allocation
+        held = (
+            m.allocation for m in self.managed.values() if m.status is not StrategyStatus.STOPPED
+        )
+        total = sum(held) + allocation
         if total > 1.0 + 1e-12:
             raise StrategyError(
                 f"allocations would add up to {total:.4g} of the account; at most 1",

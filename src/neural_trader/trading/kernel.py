@@ -82,6 +82,7 @@ class Kernel:
         self._all_quote_handlers: list[Callable[[QuoteTick], None]] = []
         self._all_trade_handlers: list[Callable[[TradeTick], None]] = []
         self._news_readers: list[Strategy] = []
+        self.started = False
         bus.subscribe(OrderAccepted, self._on_accepted)
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderFilled, self._on_filled)
@@ -92,6 +93,8 @@ class Kernel:
 
     # -- wiring -------------------------------------------------------------------------------
     def add_strategy(self, strategy: Strategy) -> None:
+        """Wire ``strategy`` to the data and the order path; on a kernel that has started,
+        it starts at once and acts from the next event."""
         self.strategies[strategy.id] = strategy
         strategy.bind(self)
         if strategy.handles("bar"):
@@ -108,6 +111,8 @@ class Kernel:
             )
         if strategy.handles("news"):
             self._news_readers.append(strategy)
+        if self.started:
+            strategy.on_start()
 
     @staticmethod
     def _route(
@@ -129,6 +134,7 @@ class Kernel:
         self._bar_listeners.append(listener)
 
     def start(self) -> None:
+        self.started = True
         for strategy in self.strategies.values():
             strategy.on_start()
 

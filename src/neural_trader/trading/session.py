@@ -32,14 +32,15 @@ from neural_trader.core.news import NewsItem
 from neural_trader.core.portfolio import Portfolio
 from neural_trader.core.venue import ExecutionVenue
 from neural_trader.data import load_bars
-from neural_trader.errors import ConfigError
+from neural_trader.errors import ConfigError, StrategyError
 from neural_trader.news import load_news
 from neural_trader.risk.breaker import BreakerTripped
 from neural_trader.risk.gate import PreTradeGate, limits_from
 from neural_trader.storage import Store
 from neural_trader.storage.store import AccountState
 from neural_trader.strategies import strategy_class
-from neural_trader.strategies.manager import StrategyManager
+from neural_trader.strategies.base import Strategy
+from neural_trader.strategies.manager import ManagedStrategy, StrategyManager
 from neural_trader.strategies.neural_forecast import ForecastSource
 from neural_trader.strategies.services import StrategyServices, attach_services
 from neural_trader.trading.backtest import derived_for, quotes_only, replay
@@ -273,6 +274,29 @@ class PaperSession:
     def symbols(self) -> list[str]:
         """The symbols the session replays."""
         return [series.symbol for series in self.series]
+
+    def add_strategy(self, strategy: Strategy, allocation: float) -> ManagedStrategy:
+        """Put one more strategy to work in the running session, with ``allocation`` of the
+        account: it sees the data from the next event on (its indicators warm up on what
+        follows). It must trade what the session replays: its symbols, and bars or ticks."""
+        unknown = sorted(set(strategy.symbols or ()) - set(self.symbols))
+        if unknown:
+            raise StrategyError(
+                f"{', '.join(unknown)}: not replayed by this session "
+                f"(it replays {', '.join(self.symbols)})",
+                strategy=strategy.name,
+                parameter="symbols",
+            )
+        if quotes_only(strategy) != bool(self.ticks):
+            replays, needs = ("ticks", "bars") if self.ticks else ("bars", "quotes and trades")
+            raise StrategyError(
+                f"{strategy.name} acts on {needs} and this session replays {replays}: run it "
+                "in a session of its own",
+                strategy=strategy.name,
+            )
+        managed = self.manager.add(strategy, allocation)
+        self.manager.start(strategy.id)
+        return managed
 
     def starting_cash(self) -> Decimal:
         return self.portfolio.starting_cash

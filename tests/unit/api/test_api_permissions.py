@@ -104,6 +104,10 @@ CASES = [
          prepare=lambda api: {"name": "sma_cross"}, allowed_status=404),
     Case("POST", "/api/v1/strategies/{name}/stop", "strategies:write",
          prepare=lambda api: {"name": "sma_cross"}, allowed_status=404),
+    # An allowed caller reaches the session's check (422: XOM is not replayed here).
+    Case("POST", "/api/v1/strategies/{name}/execute", "strategies:write", 201,
+         {"symbols": ["XOM"], "allocation": 0.1}, prepare=lambda api: {"name": "sma_cross"},
+         allowed_status=422),
     Case("GET", "/api/v1/brokers", "brokers:read"),
     Case("GET", "/api/v1/models", "models:read"),
     # Training for real is test_api_models' job; here an allowed caller reaches validation

@@ -5,6 +5,7 @@ a server that runs no session."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -169,12 +170,68 @@ def test_state_changes_are_audited_with_the_strategy_and_action(api: Api) -> Non
     assert configured and configured[-1]["detail"]["params"] == {"fast": 5}
 
 
+def test_execute_refuses_what_the_session_cannot_run_and_adds_nothing(api: Api) -> None:
+    # Here sma_cross holds 1/3 of the account; momentum and mean_reversion are stopped.
+    for name, body, status, parameter in (
+        ("sma_cross", {"id": "big", "allocation": 0.9}, 422, "allocation"),
+        ("sma_cross", {"id": "bad", "params": {"fast": 0}, "allocation": 0.1}, 422, "fast"),
+        ("sma_cross", {"id": "xom", "symbols": ["XOM"], "allocation": 0.1}, 422, "symbols"),
+        ("market_making", {"allocation": 0.1}, 422, None),  # quotes; this session replays bars
+        ("sma_cross", {"allocation": 0.1}, 409, None),  # the id sma_cross is taken
+        ("no_such", {"allocation": 0.1}, 404, None),
+        ("sma_cross", {"id": "x", "allocation": 0}, 422, None),  # schema: 0 < allocation <= 1
+    ):
+        r = post(api, f"{name}/execute", body)
+        assert r.status_code == status, (name, body, r.text)
+        problem = r.json()
+        if parameter is not None:
+            assert problem["type"] == "/problems/strategy" and problem["parameter"] == parameter
+    assert set(running(api)) == {"sma_cross", "momentum", "mean_reversion"}
+    assert "market making" not in str(running(api))
+
+
+def test_execute_puts_one_more_strategy_to_work_through_the_gate(api: Api) -> None:
+    session = api.client.app.state.ctx.orders.session  # type: ignore[attr-defined]
+    body = {"id": "sma_quick", "params": {"fast": 2, "slow": 4}, "allocation": 0.5}
+    r = post(api, "sma_cross/execute", body)
+    assert r.status_code == 201, r.text
+    shown = r.json()
+    assert (shown["id"], shown["strategy"], shown["status"], shown["gate"]) == (
+        "sma_quick",
+        "sma_cross",
+        "running",
+        "active",
+    )
+    assert shown["allocation"] == 0.5 and shown["params"] == {"fast": 2, "slow": 4}
+    assert running(api)["sma_quick"]["status"] == "running"
+    assert session.kernel.strategies["sma_quick"].inner.ctx is not None  # bound and started
+    # Its crossovers on the replayed bars become orders of its own, stored like any other.
+    deadline = time.monotonic() + 20
+    mine: list[dict[str, Any]] = []
+    while not mine and time.monotonic() < deadline:
+        mine = api.client.get("/api/v1/orders?strategy=sma_quick",
+                              headers=api.headers("viewer")).json()["orders"]  # fmt: skip
+        time.sleep(0.05)
+    assert mine, "the executed strategy never traded"
+    assert post(api, "sma_quick/pause").status_code == 200  # the lifecycle routes apply
+    entries = api.client.get("/api/v1/audit?limit=1000", headers=api.headers("admin")).json()[
+        "entries"
+    ]
+    done = [e for e in entries if e["action"] == "POST /api/v1/strategies/{name}/execute"
+            and e["result"] == "ok"]  # fmt: skip
+    assert done[-1]["detail"]["id"] == "sma_quick" and done[-1]["actor"] == "trader-user"
+
+
 def test_a_server_without_a_session_answers_503(idle: Api) -> None:
     for method, path in (("GET", "running"), ("POST", "sma_cross/start"),
                          ("POST", "sma_cross/pause"), ("POST", "sma_cross/stop")):  # fmt: skip
         r = idle.client.request(method, f"{BASE}/{path}", headers=idle.headers("trader"))
         assert r.status_code == 503, r.text
         assert r.json()["type"] == "/problems/unavailable"
+    r = idle.client.post(
+        f"{BASE}/sma_cross/execute", json={"allocation": 0.1}, headers=idle.headers("trader")
+    )
+    assert r.status_code == 503 and r.json()["type"] == "/problems/unavailable"
     r = idle.client.put(
         f"{BASE}/sma_cross/params", json={"params": {"fast": 3}}, headers=idle.headers("trader")
     )

@@ -24,7 +24,11 @@ from neural_trader.api.routers.common import (
     PROTECTED,
     UNAVAILABLE,
 )
-from neural_trader.api.schemas import StopStrategyRequest, StrategyParamsRequest
+from neural_trader.api.schemas import (
+    ExecuteStrategyRequest,
+    StopStrategyRequest,
+    StrategyParamsRequest,
+)
 from neural_trader.errors import StrategyError
 from neural_trader.security import Principal
 from neural_trader.strategies import REGISTRY, Strategy
@@ -131,6 +135,44 @@ async def configure(
     return _running_view(service, name, m)
 
 
+@router.post("/{name}/execute", status_code=201, responses=SESSION)
+async def execute(
+    name: Name, body: ExecuteStrategyRequest, request: Request, _: Writer
+) -> dict[str, Any]:
+    """Put one more strategy to work in the running paper session, with its parameters
+    (checked against its schema), its symbols and its share of the account (the shares of
+    the session's strategies that are not stopped, and this one, may add up to at most 1).
+    It acts from the next bar on, through the same risk gate; a server restart runs the
+    configured strategies only."""
+    ctx = context_of(request)
+    service = ctx.trading()  # 503 when the server runs no session
+    cls = _registered(name)
+    sid = body.id or name
+    if sid in service.session.manager.managed:
+        raise Problem("conflict", f"the session already has a strategy {sid!r}: give another id")
+    request.scope["nt.audit"] = {
+        "strategy": name, "action": "execute", "id": sid,
+        "allocation": body.allocation, "params": jsonable(body.params),
+    }  # fmt: skip
+    # Built off the loop (a forecasting strategy's services load torch); added on it.
+    new = await run_in_threadpool(_built, cls, body, sid, ctx.trader.services)
+    try:
+        managed = service.session.add_strategy(new, body.allocation)
+    except StrategyError as exc:
+        raise Problem("strategy", exc.message, parameter=exc.context.get("parameter")) from None
+    return _running_view(service, sid, managed)
+
+
+def _built(
+    cls: type[Strategy], body: ExecuteStrategyRequest, sid: str, services: StrategyServices
+) -> Strategy:
+    try:
+        new = cls.from_params(body.params, sid, body.symbols)
+    except StrategyError as exc:
+        raise Problem("strategy", exc.message, parameter=exc.context.get("parameter")) from None
+    return attach_services(new, services)
+
+
 @router.post("/{name}/start", responses=SESSION)
 async def start(name: Name, request: Request, _: Writer) -> dict[str, Any]:
     """Start a registered strategy or resume a paused one (the gate lets its orders through)."""
@@ -173,9 +215,13 @@ async def stop(
 
 @router.get("/{name}", responses=NOT_FOUND)
 async def get(name: Annotated[str, Path(max_length=64)], _: Reader) -> dict[str, Any]:
+    return _view(name, _registered(name))
+
+
+def _registered(name: str) -> type[Strategy]:
     cls = REGISTRY.get(name)
     if cls is None:
         raise Problem(
             "not-found", f"no strategy {name!r}; registered: {', '.join(sorted(REGISTRY))}"
         )
-    return _view(name, cls)
+    return cls
