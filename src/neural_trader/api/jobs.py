@@ -183,6 +183,28 @@ class BacktestJobs:
             raise Problem("not-found", f"no {kind} job {job_id!r}")
         return job
 
+    def cancel(self, job_id: str, by: str, kind: str = KIND) -> JobRecord:
+        """Cancel a job: one still queued at once; a running training at its next batch (the
+        job says ``cancelling`` until then, and ``cancelled`` on the ``jobs`` channel after);
+        a running backtest cannot be stopped halfway and runs to its end (409)."""
+        job = self.get(job_id, kind)
+        if job.status not in ("queued", "running"):
+            raise Problem("conflict", f"{kind} job {job_id} is {job.status}: nothing to cancel")
+        future = self._futures.get(job_id)
+        if future is not None and future.cancel():  # not started: it never will
+            self._futures.pop(job_id, None)
+            self._cancels.pop(job_id, None)
+            done = self.registry.update_job(
+                job_id, status="cancelled", message=f"cancelled by {by}"
+            )
+            self._announce(done)
+            return done
+        stop = self._cancels.get(job_id)
+        if stop is None:
+            raise Problem("conflict", f"{kind} job {job_id} is running and runs to its end")
+        stop.set()
+        return self.registry.update_job(job_id, message=f"cancelling (asked by {by})")
+
     def result(self, job_id: str) -> dict[str, Any]:
         job = self.get(job_id)
         if job.status != "succeeded" or job.result is None:

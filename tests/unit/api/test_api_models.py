@@ -183,3 +183,36 @@ def test_unknown_names_and_jobs_are_404(api: Api) -> None:
     assert backtest.status_code == 202  # a backtest job is not a training job
     assert api.client.get(f"/api/v1/models/jobs/{backtest.json()['id']}",
                           headers=h).status_code == 404  # fmt: skip
+
+
+def test_jobs_are_cancelled_queued_at_once_and_a_training_at_its_next_batch(api: Api) -> None:
+    before = len(registry(api).list_models(NAME))
+    long = train(api, epochs=200, start="2005-01-01", end="2015-12-31")
+    queued = train(api)  # one worker: it waits behind the long run
+    backtest = api.client.post("/api/v1/backtests", json={"strategy": "sma_cross",
+                               "start": "2019-01-01"}, headers=api.headers("trader"))  # fmt: skip
+    assert backtest.status_code == 202
+    h = api.headers("trader")
+    for path in (
+        f"/api/v1/models/jobs/{queued['id']}",
+        f"/api/v1/backtests/{backtest.json()['id']}",
+    ):
+        assert api.client.delete(path, headers=api.headers("viewer")).status_code == 403
+        r = api.client.delete(path, headers=h)
+        assert r.status_code == 202, r.text
+        assert r.json()["status"] == "cancelled" and r.json()["started_at"] is None
+        assert r.json()["message"] == "cancelled by trader-user"
+    deadline = time.monotonic() + 60
+    while (
+        api.client.get(f"/api/v1/models/jobs/{long['id']}", headers=h).json()["status"] != "running"
+    ):
+        assert time.monotonic() < deadline, "the long run never started"
+        time.sleep(0.05)
+    r = api.client.delete(f"/api/v1/models/jobs/{long['id']}", headers=h)
+    assert r.status_code == 202, r.text
+    done = finished(api, long["id"])
+    assert done["status"] == "cancelled" and done["progress"] < 1
+    again = api.client.delete(f"/api/v1/models/jobs/{long['id']}", headers=h)
+    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+    assert finished(api, queued["id"])["status"] == "cancelled"  # it never ran
+    assert len(registry(api).list_models(NAME)) == before  # nothing was registered

@@ -83,6 +83,9 @@ CASES = [
          prepare=lambda api: {"job_id": finished_job(api)}),
     Case("GET", "/api/v1/backtests/{job_id}/result", "backtests:read",
          prepare=lambda api: {"job_id": finished_job(api)}),
+    # A finished job has nothing to cancel: an allowed caller gets that answer (409).
+    Case("DELETE", "/api/v1/backtests/{job_id}", "backtests:run",
+         prepare=lambda api: {"job_id": finished_job(api)}, allowed_status=409),
     Case("GET", "/api/v1/risk/report", "risk:read", prepare=held_position),
     Case("POST", "/api/v1/risk/analyze", "risk:read",
          body={"symbols": ["XOM", "CVX"], "weights": [0.5, 0.5], "stress": False}),
@@ -115,6 +118,8 @@ CASES = [
     Case("POST", "/api/v1/models/train", "models:train", 202,
          {"architecture": "lstm", "symbol": "NOSUCH", "epochs": 1}, allowed_status=422),
     Case("GET", "/api/v1/models/jobs/{job_id}", "models:read",
+         prepare=lambda api: {"job_id": "nosuchjob"}, allowed_status=404),
+    Case("DELETE", "/api/v1/models/jobs/{job_id}", "models:train",
          prepare=lambda api: {"job_id": "nosuchjob"}, allowed_status=404),
     Case("GET", "/api/v1/models/{name}", "models:read",
          prepare=lambda api: {"name": "lstm-SPX"}, allowed_status=404),

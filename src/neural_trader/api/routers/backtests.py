@@ -49,6 +49,15 @@ async def status(job_id: JobId, request: Request, _: Reader) -> dict[str, Any]:
     return job_view(await run_in_threadpool(context_of(request).jobs.get, job_id))
 
 
+@router.delete("/{job_id}", status_code=202, response_model=JobOut, responses=CONFLICT)
+async def cancel(job_id: JobId, request: Request, principal: Runner) -> JSONResponse:
+    """Cancel a queued backtest (a running one cannot be stopped halfway: 409)."""
+    jobs = context_of(request).jobs
+    request.scope["nt.audit"] = {"job_id": job_id, "action": "cancel"}
+    job = await run_in_threadpool(jobs.cancel, job_id, principal.username)
+    return JSONResponse(job_view(job), status_code=202)
+
+
 @router.get("/{job_id}/result", responses=CONFLICT)
 async def result(job_id: JobId, request: Request, _: Reader) -> dict[str, Any]:
     """The finished backtest: metrics, trades and the run's figures (409 until it is done)."""

@@ -78,6 +78,20 @@ async def training_job(
     return job_view(await run_in_threadpool(jobs.get, job_id, TRAIN))
 
 
+@router.delete("/jobs/{job_id}", status_code=202, response_model=JobOut, responses=CONFLICT)
+async def cancel_training(
+    job_id: Annotated[str, Path(min_length=1, max_length=64)],
+    request: Request,
+    principal: Trainer,
+) -> JSONResponse:
+    """Cancel a training job: a queued one at once, a running one at its next batch (its
+    status turns ``cancelled`` then, on the ``jobs`` channel too); nothing is registered."""
+    jobs = context_of(request).jobs
+    request.scope["nt.audit"] = {"job_id": job_id, "action": "cancel"}
+    job = await run_in_threadpool(jobs.cancel, job_id, principal.username, TRAIN)
+    return JSONResponse(job_view(job), status_code=202)
+
+
 async def _versions(request: Request, name: str) -> list[ModelRecord]:
     registry = RegistryStore(context_of(request).trader.store)
     models = await run_in_threadpool(registry.list_models, name)
