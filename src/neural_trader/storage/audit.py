@@ -187,7 +187,7 @@ class AuditLog:
     def _append_all(
         self, entries: Sequence[tuple[AuditEntry, int]], records: bool = False
     ) -> list[AuditRecord]:
-        with self._store._tx("append audit entries") as s:
+        with self._store._core("append audit entries") as s:
             # Locks the head first: on PostgreSQL the row, on SQLite the database for writing.
             moved = s.execute(_ADVANCE, {"n": len(entries)}).one_or_none()
             if moved is None:

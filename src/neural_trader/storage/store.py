@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -113,6 +113,16 @@ class Store:
         except SQLAlchemyError as exc:
             raise StorageError(f"{operation} failed: {_why(exc)}", url=self.safe_url) from None
 
+    @contextmanager
+    def _core(self, operation: str) -> Iterator[Connection]:
+        """A transaction on a plain connection, for the batched writes (Core statements: no
+        ORM session to set up and tear down on every loop step)."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StorageError(f"{operation} failed: {_why(exc)}", url=self.safe_url) from None
+
     def _read(self, operation: str, fn: Callable[[Session], T]) -> T:
         with self._tx(operation) as s:
             return fn(s)
@@ -174,8 +184,8 @@ class Store:
     @contextmanager
     def batch(self, operation: str = "record batch") -> Iterator[LedgerBatch]:
         """Several ledger writes in one transaction: all of them are stored, or none."""
-        with self._tx(operation) as s:
-            batch = LedgerBatch(s)
+        with self._core(operation) as connection:
+            batch = LedgerBatch(connection)
             yield batch
             batch.apply()
 
@@ -251,8 +261,8 @@ class LedgerBatch:
     state the earlier writes led to; an order keeps the decision time it was first stored
     with), fills are inserted unless already stored (same id), events appended."""
 
-    def __init__(self, session: Session) -> None:
-        self._s = session
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
         self._orders: dict[tuple[str, str], tuple[Order, int]] = {}
         self._fills: dict[tuple[str, str], Fill] = {}
         self._positions: dict[tuple[str, str], tuple[Position, int]] = {}
@@ -285,8 +295,8 @@ class LedgerBatch:
     def apply(self) -> None:
         """Plain statements, no ORM objects: a step of the API's order load spent most of its
         ledger time loading stored rows to update them one by one."""
-        s = self._s
-        write = _ledger_statements(s.get_bind().dialect.name)
+        s = self._c
+        write = _ledger_statements(s.dialect.name)
         if self._fills:
             fills = [_fill_values(account, f) for (account, _), f in self._fills.items()]
             s.execute(write.fills, fills)
