@@ -89,6 +89,9 @@ class RequestObserver:
         self.app = app
         self.metrics = metrics
         self.audit = audit
+        # The series of each (method, route, status): prometheus_client's labels() takes a
+        # lock and builds the key on every call. Route templates keep this small.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,8 +123,14 @@ class RequestObserver:
     def _after(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         method = str(scope.get("method", ""))
         route = _route(scope)
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.latency.labels(method, route).observe(elapsed)
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._series[(method, route, status)] = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+        series[0].inc()
+        series[1].observe(elapsed)
         principal = scope.get("nt.principal")
         who: dict[str, Any] = {}
         if isinstance(principal, Principal):

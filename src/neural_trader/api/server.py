@@ -4,8 +4,10 @@ file and overrides, handed over in the environment, and do not run the paper ses
 account must have one kernel: orders then answer 503 and reads work on every worker).
 
 Once the app is built its objects (settings, models, the loaded data, the kernel) live as
-long as the process, so they are frozen out of the garbage collector's full passes: a full
-pass over them cost an order placed through the API a tenth of its time."""
+long as the process, so they are frozen out of the garbage collector's full passes (a full
+pass over them cost an order placed through the API a tenth of its time), and the youngest
+generation is collected every 10,000 allocations instead of 700 (a request's objects die
+with it; collecting every few requests cost an order a further 4 %)."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def serve(
     }
     if workers <= 1:
         app = create_app(settings)
-        gc.freeze()
+        _tune_gc()
         uvicorn.run(app, **common)
         return
     os.environ[SERVE_ENV] = json.dumps(
@@ -59,5 +61,11 @@ def app_from_env() -> FastAPI:
     spec = json.loads(os.environ[SERVE_ENV])
     settings = load_settings(spec["config"], spec["overrides"])
     app = create_app(settings, ApiOptions.from_settings(settings, trading=False))
-    gc.freeze()
+    _tune_gc()
     return app
+
+
+def _tune_gc() -> None:
+    """See the module doc."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
