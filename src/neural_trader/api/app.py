@@ -78,6 +78,7 @@ def build_context(
     )
     if options.trading:
         ctx.orders = OrderService(trader, options.account, hub, metrics, audit)
+        audit.write_with(ctx.orders.session.recorder)  # one commit per step for both
     return ctx
 
 

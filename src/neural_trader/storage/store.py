@@ -262,7 +262,7 @@ class LedgerBatch:
     with), fills are inserted unless already stored (same id), events appended."""
 
     def __init__(self, connection: Connection) -> None:
-        self._c = connection
+        self.connection = connection  # also for writes that join the batch (the audit log)
         self._orders: dict[tuple[str, str], tuple[Order, int]] = {}
         self._fills: dict[tuple[str, str], Fill] = {}
         self._positions: dict[tuple[str, str], tuple[Position, int]] = {}
@@ -295,7 +295,7 @@ class LedgerBatch:
     def apply(self) -> None:
         """Plain statements, no ORM objects: a step of the API's order load spent most of its
         ledger time loading stored rows to update them one by one."""
-        s = self._c
+        s = self.connection
         write = _ledger_statements(s.dialect.name)
         if self._fills:
             fills = [_fill_values(account, f) for (account, _), f in self._fills.items()]

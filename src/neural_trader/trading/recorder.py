@@ -74,6 +74,11 @@ class LedgerRecorder:
     def _write(self, op: Write) -> None:
         self._queue.add(op)
 
+    def also(self, op: Write) -> None:
+        """Queue another write (the audit log's) into the transaction of this step's ledger
+        writes: one commit for both, and neither is stored without the other."""
+        self._queue.add(op)
+
     def _store_all(self, ops: Sequence[Write]) -> None:
         with self._store.batch() as batch:
             for op in ops:

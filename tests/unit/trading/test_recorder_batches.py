@@ -23,6 +23,7 @@ from neural_trader.core.portfolio import Portfolio
 from neural_trader.errors import StorageError
 from neural_trader.risk.gate import PreTradeGate, RiskLimits
 from neural_trader.storage import Store
+from neural_trader.storage.audit import AuditEntry, AuditLog
 from neural_trader.trading.kernel import Kernel
 from neural_trader.trading.recorder import LedgerRecorder
 
@@ -155,3 +156,50 @@ def test_a_failed_batch_stores_nothing_is_kept_and_stored_once_later(tmp_path: P
 
     book = asyncio.run(failing())
     assert book.rows() == reference.rows()
+
+
+def test_audit_entries_written_with_the_ledger_share_its_commit_and_its_fate(
+    tmp_path: Path,
+) -> None:
+    """An audit log that writes with the recorder stores a step's entries in the ledger's
+    transaction: one commit for both; when that write fails, neither is stored, both are
+    kept, and both are stored once later (checked against the same trading without audit
+    and against the chain's own verification walk)."""
+    reference = Book(tmp_path / "reference.db")
+    reference.trade(10)
+    reference.trade(4)
+
+    async def joined() -> tuple[Book, AuditLog]:
+        book = Book(tmp_path / "joined.db")
+        audit = AuditLog(book.store)
+        audit.write_with(book.recorder)
+        before = book.commits
+        book.trade(10)
+        for i in range(5):
+            audit.submit(AuditEntry("trader", "user", "order.submitted", f"o{i}"))
+        await asyncio.sleep(0)
+        assert book.commits == before + 1  # the ledger's writes and the entries: one commit
+        assert audit.verify().entries == 5
+        with book.store.engine.begin() as c:
+            c.execute(
+                text(
+                    "create trigger full before insert on audit_log "
+                    "begin select raise(abort, 'database or disk is full'); end"
+                )
+            )
+        stored = book.rows()
+        book.trade(4)
+        audit.submit(AuditEntry("trader", "user", "order.submitted", "late"))
+        await asyncio.sleep(0)
+        assert "disk is full" in str(book.recorder.failure)
+        assert book.rows() == stored and audit.verify().entries == 5  # neither stored
+        with book.store.engine.begin() as c:
+            c.execute(text("drop trigger full"))
+        book.recorder.flush()
+        return book, audit
+
+    book, audit = asyncio.run(joined())
+    assert book.rows() == reference.rows()
+    check = audit.verify()
+    assert check.ok and check.entries == 6
+    assert [e.target for e in audit.entries()] == ["o0", "o1", "o2", "o3", "o4", "late"]
