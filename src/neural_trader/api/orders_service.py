@@ -24,6 +24,7 @@ from neural_trader.api.hub import Hub
 from neural_trader.api.metrics import ApiMetrics
 from neural_trader.api.problems import Problem
 from neural_trader.api.schemas import OrderRequest
+from neural_trader.api.strategy_journal import StrategyJournal
 from neural_trader.core.market_data import Bar, QuoteTick, TradeTick
 from neural_trader.core.news import NewsItem
 from neural_trader.core.orders import Order, OrderSide, OrderType, TimeInForce
@@ -73,6 +74,8 @@ class OrderService:
         self.running = False
         self.failure: str | None = None
         self._restore_state()
+        self.journal = StrategyJournal(trader.store, account, self.session, trader.services)
+        self.journal.replay()  # what operators did to the strategies before a restart
 
     def _restore_state(self) -> None:
         """An operator's last trading state outlives a restart (a configured kill switch

@@ -1,6 +1,6 @@
 """Reads of the book of record that the API pages through: one order, orders by status or
-symbol with a cursor, the fills of an order, the newest event of a kind. Kept apart from
-:class:`Store`, whose methods are the trading path's writes and restores."""
+symbol with a cursor, the fills of an order, the newest event of a kind and all of them.
+Kept apart from :class:`Store`, whose methods are the trading path's writes and restores."""
 
 from __future__ import annotations
 
@@ -75,6 +75,19 @@ def last_event(store: Store, account: str, kind: str) -> dict[str, Any] | None:
         return {"ts": row.ts, "kind": row.kind, "payload": json.loads(row.payload)}
 
     return store._read("load last event", load)
+
+
+def events_of(store: Store, account: str, kind: str) -> list[dict[str, Any]]:
+    """Every event of ``kind`` for ``account``, oldest first."""
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        q = select(EventRow).where(EventRow.account == account, EventRow.kind == kind)
+        return [
+            {"ts": r.ts, "kind": r.kind, "payload": json.loads(r.payload)}
+            for r in s.scalars(q.order_by(EventRow.id))
+        ]
+
+    return store._read("list events", load)
 
 
 def list_jobs(store: Store, kind: str, limit: int = 50) -> list[JobRecord]:

@@ -1,7 +1,8 @@
 """``/api/v1/strategies``: every registered strategy with what it does and the schema of its
 parameters (type, default, range), as ``neural-trader strategies list --json`` shows them; and
 the strategies of the server's paper session, which the StrategyManager configures, starts,
-pauses and stops (flipping the one risk gate's per-strategy switch)."""
+pauses and stops (flipping the one risk gate's per-strategy switch), and more of which can be
+put to work while it runs. Each change is kept and made again after a restart."""
 
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ async def configure(
     # Built off the loop (a forecasting strategy's services load torch); swapped in on it.
     new = await run_in_threadpool(_rebuilt, m.inner, body.params, services)
     service.session.manager.configure(name, new)
+    service.journal.record("configure", name, params=jsonable(new.params))
     await service.stored()
     return _running_view(service, name, m)
 
@@ -142,8 +144,8 @@ async def execute(
     """Put one more strategy to work in the running paper session, with its parameters
     (checked against its schema), its symbols and its share of the account (the shares of
     the session's strategies that are not stopped, and this one, may add up to at most 1).
-    It acts from the next bar on, through the same risk gate; a server restart runs the
-    configured strategies only."""
+    It acts from the next bar on, through the same risk gate, and comes back after a
+    restart."""
     ctx = context_of(request)
     service = ctx.trading()  # 503 when the server runs no session
     cls = _registered(name)
@@ -160,6 +162,8 @@ async def execute(
         managed = service.session.add_strategy(new, body.allocation)
     except StrategyError as exc:
         raise Problem("strategy", exc.message, parameter=exc.context.get("parameter")) from None
+    service.journal.record("execute", sid, strategy=name, params=jsonable(new.params),
+                           symbols=body.symbols, allocation=body.allocation)  # fmt: skip
     return _running_view(service, sid, managed)
 
 
@@ -180,6 +184,7 @@ async def start(name: Name, request: Request, _: Writer) -> dict[str, Any]:
     _require(m, "start", (StrategyStatus.REGISTERED, *LIVE))
     request.scope["nt.audit"] = {"strategy": name, "action": "start"}
     service.session.manager.start(name)
+    service.journal.record("start", name)
     return _running_view(service, name, m)
 
 
@@ -191,6 +196,7 @@ async def pause(name: Name, request: Request, _: Writer) -> dict[str, Any]:
     _require(m, "pause", LIVE)
     request.scope["nt.audit"] = {"strategy": name, "action": "pause"}
     service.session.manager.pause(name)
+    service.journal.record("pause", name)
     await service.stored()
     return _running_view(service, name, m)
 
@@ -209,6 +215,7 @@ async def stop(
     flatten = body is not None and body.flatten
     request.scope["nt.audit"] = {"strategy": name, "action": "stop", "flatten": flatten}
     service.session.manager.stop(name, flatten=flatten)
+    service.journal.record("stop", name, flatten=flatten)
     await service.stored()
     return _running_view(service, name, m)
 
