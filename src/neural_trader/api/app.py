@@ -44,6 +44,7 @@ from neural_trader.api.routers import (
     strategies,
 )
 from neural_trader.api.routers.common import NOT_FOUND
+from neural_trader.api.shared_limits import RedisBuckets
 from neural_trader.api.tracing import TRACER_NAME, ServerSpans, tracer_provider
 from neural_trader.api.ws import router as ws_router
 from neural_trader.config import Settings
@@ -111,6 +112,8 @@ def create_app(
         finally:
             lag.cancel()
             await _shutdown(ctx, stop, session)
+            if shared is not None:
+                await shared.close()
             app.state.ctx = None
             if provider is not None:
                 provider.shutdown()  # the last spans are exported
@@ -145,7 +148,10 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         )
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
-    limiter = RateLimiter(settings.api.rate_limit_per_s, settings.api.rate_limit_burst)
+    shared = None if settings.redis.url is None else RedisBuckets(settings.redis.url)
+    limiter = RateLimiter(
+        settings.api.rate_limit_per_s, settings.api.rate_limit_burst, shared=shared
+    )
     app.state.rate_limiter = limiter  # the auth dependency spends a token per caller
     if limiter.enabled:
         app.add_middleware(AddressLimit, limiter=limiter, metrics=ctx.metrics)

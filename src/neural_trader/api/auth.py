@@ -53,7 +53,7 @@ async def authorize(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     request.scope["nt.principal"] = principal
-    limit_principal(request, principal)  # 429 once the caller's bucket is empty
+    await limit_principal(request, principal)  # 429 once the caller's bucket is empty
     missing = [s for s in scopes.scopes if not principal.can(s)]
     if missing:
         raise Problem(

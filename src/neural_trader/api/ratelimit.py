@@ -1,9 +1,12 @@
 """Per-caller token buckets: each API key, user or (where nobody is authenticated yet) client
 address may make ``burst`` requests at once and ``rate`` per second on average.
 
-Buckets live in this process (with several workers each has its own, so the limit is per
-worker). At most ``max_buckets`` are kept: the least recently used is forgotten first, and it
-is the one that has had the longest to refill, so forgetting it rarely changes an answer.
+Buckets live in this process (with several workers or replicas each has its own, so the
+limit is per process) unless Redis is configured: then they are shared by every process
+(:mod:`neural_trader.api.shared_limits`), and these are the fallback while Redis is
+unreachable. At most ``max_buckets`` are kept here: the least recently used is forgotten
+first, and it is the one that has had the longest to refill, so forgetting it rarely changes
+an answer.
 
 The auth dependency spends the caller's token (:func:`limit_principal`) once it knows who is
 calling; :class:`AddressLimit` spends the client address's on the routes anyone may call.
@@ -24,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from neural_trader.api.metrics import ApiMetrics
 from neural_trader.api.problems import Problem, problem_response
+from neural_trader.api.shared_limits import RedisBuckets
 from neural_trader.security import Principal
 
 # Routes anyone may call, limited per client address: the token endpoint and revocation.
@@ -43,6 +47,7 @@ class RateLimiter:
         burst: int = 0,
         clock: Callable[[], float] = time.monotonic,
         max_buckets: int = 10_000,
+        shared: RedisBuckets | None = None,
     ) -> None:
         if rate < 0 or burst < 0:
             raise ValueError(f"rate ({rate}) and burst ({burst}) must not be negative")
@@ -52,6 +57,17 @@ class RateLimiter:
         self.max_buckets = max_buckets
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()  # sync routes take the bucket from worker threads
+        self.shared = shared
+
+    async def spend(self, key: str) -> float:
+        """Like :meth:`take`, on the shared bucket when there is one (and it answers)."""
+        if not self.enabled:
+            return 0.0
+        if self.shared is not None:
+            wait = await self.shared.take(key, self.rate, self.burst)
+            if wait is not None:
+                return wait
+        return self.take(key)
 
     @property
     def enabled(self) -> bool:
@@ -88,13 +104,13 @@ def retry_after(wait: float) -> str:
     return str(max(1, math.ceil(wait)))
 
 
-def limit_principal(conn: HTTPConnection, principal: Principal) -> None:
+async def limit_principal(conn: HTTPConnection, principal: Principal) -> None:
     """Spend a token of ``principal``'s bucket, or refuse with 429 (called by the auth
     dependency once it knows who is calling)."""
     limiter = getattr(conn.app.state, "rate_limiter", None)
     if not isinstance(limiter, RateLimiter) or not limiter.enabled:
         return
-    wait = limiter.take(principal_key(principal))
+    wait = await limiter.spend(principal_key(principal))
     if wait:
         _count(conn.app.state, principal.kind)
         raise Problem(
@@ -119,7 +135,7 @@ class AddressLimit:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        wait = self.limiter.take(f"address:{client[0] if client else 'unknown'}")
+        wait = await self.limiter.spend(f"address:{client[0] if client else 'unknown'}")
         if not wait:
             await self.app(scope, receive, send)
             return
