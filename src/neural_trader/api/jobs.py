@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -89,6 +90,7 @@ class BacktestJobs:
                 **request.params,
             )
             result = jsonable(run.to_dict())
+            run.report(self._report_path(job_id))  # the tearsheet, served at .../report
             done = self.registry.update_job(
                 job_id, status="succeeded", progress=1.0, result=result,
                 message=f"finished in {time.perf_counter() - started:.2f} s",
@@ -212,6 +214,24 @@ class BacktestJobs:
                 "conflict", f"backtest job {job_id} is {job.status}: no result", status=409
             )
         return job.result
+
+    def _report_path(self, job_id: str) -> Path:
+        folder = self.trader.settings.data.results_dir / "api-backtests" / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / "report.html"
+
+    def report(self, job_id: str) -> Path:
+        """The finished backtest's HTML report (equity against buy and hold, drawdowns,
+        rolling figures, monthly returns, trades): 409 until the job has succeeded."""
+        job = self.get(job_id)
+        if job.status != "succeeded":
+            raise Problem(
+                "conflict", f"backtest job {job_id} is {job.status}: no report", status=409
+            )
+        path = self._report_path(job_id)
+        if not path.is_file():  # another replica ran it, or the results folder was cleared
+            raise Problem("not-found", f"the report of backtest job {job_id} is not on this server")
+        return path
 
     def list(self, limit: int, kind: str = KIND) -> list[JobRecord]:
         return list_jobs(self.trader.store, kind, limit)

@@ -3,6 +3,7 @@ them, logging in, and waiting for the replay and for orders."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ ROLES = ("viewer", "trader", "admin")
 def api_settings(url: str, **extra: Any) -> Any:
     overrides = {
         "database.url": url,
+        "data.results_dir": tempfile.mkdtemp(prefix="nt-api-results-"),  # backtest reports
         "run.symbols": ["SPX"],
         "run.start": "2005-01-01",
         "run.speed": 50,

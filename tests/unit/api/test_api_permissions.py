@@ -83,6 +83,8 @@ CASES = [
          prepare=lambda api: {"job_id": finished_job(api)}),
     Case("GET", "/api/v1/backtests/{job_id}/result", "backtests:read",
          prepare=lambda api: {"job_id": finished_job(api)}),
+    Case("GET", "/api/v1/backtests/{job_id}/report", "backtests:read",
+         prepare=lambda api: {"job_id": finished_job(api)}),
     # A finished job has nothing to cancel: an allowed caller gets that answer (409).
     Case("DELETE", "/api/v1/backtests/{job_id}", "backtests:run",
          prepare=lambda api: {"job_id": finished_job(api)}, allowed_status=409),

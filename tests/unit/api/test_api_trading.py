@@ -139,6 +139,13 @@ def test_a_backtest_job_gives_the_facade_s_numbers(api: Api) -> None:
     assert result["final_equity"] == pytest.approx(direct.result.final_equity, rel=1e-12)
     assert result["num_trades"] == len(direct.trades) > 0
     assert result["sharpe"] == pytest.approx(direct.metrics["sharpe"], rel=1e-12)
+    report = api.client.get(f"/api/v1/backtests/{job}/report", headers=api.headers("viewer"))
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    page = report.text
+    assert "sma_cross on SPX" in page and "Plotly.newPlot" in page  # charts, script inlined
+    assert f"{direct.metrics['sharpe']:.2f}" in page  # the facade's figures are the page's
+    missing = api.client.get("/api/v1/backtests/nosuchjob/report", headers=api.headers("viewer"))
+    assert missing.status_code == 404
 
 
 def test_websocket_refuses_bad_credentials_and_unreadable_channels(api: Api) -> None:

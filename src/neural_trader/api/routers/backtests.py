@@ -1,12 +1,12 @@
 """``/api/v1/backtests``: submit a backtest as a job (202 with its id), follow its status
-(also on the ``jobs`` WebSocket channel), fetch its result."""
+(also on the ``jobs`` WebSocket channel), fetch its result and its HTML report."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from neural_trader.api.auth import authorize
@@ -62,3 +62,14 @@ async def cancel(job_id: JobId, request: Request, principal: Runner) -> JSONResp
 async def result(job_id: JobId, request: Request, _: Reader) -> dict[str, Any]:
     """The finished backtest: metrics, trades and the run's figures (409 until it is done)."""
     return await run_in_threadpool(context_of(request).jobs.result, job_id)
+
+
+@router.get(
+    "/{job_id}/report",
+    response_class=FileResponse,
+    responses={**CONFLICT, 200: {"content": {"text/html": {}}, "description": "The report"}},
+)
+async def report(job_id: JobId, request: Request, _: Reader) -> FileResponse:
+    """The finished backtest's report as one self-contained HTML page (charts included)."""
+    path = await run_in_threadpool(context_of(request).jobs.report, job_id)
+    return FileResponse(path, media_type="text/html")
