@@ -3,7 +3,8 @@ audit log. Subscribed after the kernel and the ledger recorder, so what goes out
 already applied and stored.
 
 Channels: ``orders`` (every order event), ``fills``, ``portfolio`` (the position and cash
-after each fill), ``risk`` (denials, circuit breaker, trading state). Every order event is
+after each fill), ``risk`` (denials, circuit breaker, trading state), ``signals`` (each
+strategy decision as it reached the risk gate, passed or denied). Every order event is
 also an audit entry naming who caused it: the API user who submitted the order, or the
 strategy that decided it.
 """
@@ -137,12 +138,32 @@ class EventBridge:
             (OrderExpired, "expired"),
         ):
             bus.subscribe(kind, self._order_event(name))
+        bus.subscribe(OrderSubmitted, self._on_submitted_signal)
         bus.subscribe(OrderRejected, self._on_rejected)
         bus.subscribe(OrderDenied, self._on_denied)
         bus.subscribe(OrderFilled, self._on_filled)
         bus.subscribe(PositionChanged, self._on_position)
         bus.subscribe(BreakerTripped, self._on_breaker)
         bus.subscribe(BreakerStateChanged, self._on_breaker)
+
+    def _on_submitted_signal(self, event: OrderSubmitted) -> None:
+        self._signal(event.order, "passed")
+
+    def _signal(self, order: Order, gate: str, rule: str | None = None) -> None:
+        """A strategy's decision, as it reached the risk gate (orders of API users are
+        theirs, not a strategy's, and are not signals)."""
+        if order.strategy_id == API_STRATEGY:
+            return
+        self.hub.publish(
+            "signals",
+            {
+                "strategy": order.strategy_id, "order_id": order.client_order_id,
+                "symbol": order.symbol, "side": order.side.value,
+                "quantity": exact(order.quantity), "type": order.order_type.value,
+                "limit_price": exact(order.limit_price), "stop_price": exact(order.stop_price),
+                "gate": gate, "rule": rule, "time": iso_ns(order.ts_created),
+            },
+        )  # fmt: skip
 
     def _order_event(self, name: str) -> Any:
         def handle(event: OrderSubmitted | OrderAccepted | OrderCanceled | OrderExpired) -> None:
@@ -163,6 +184,7 @@ class EventBridge:
         self.metrics.denials.labels(event.rule).inc()
         extra = {"rule": event.rule, "reason": event.reason, "figures": jsonable(event.figures)}
         self._emit("denied", event.order, extra)
+        self._signal(event.order, "denied", event.rule)
         self.hub.publish(
             "risk", {"event": "order_denied", "order_id": event.order.client_order_id, **extra}
         )

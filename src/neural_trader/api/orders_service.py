@@ -35,20 +35,26 @@ from neural_trader.storage.queries import last_event
 from neural_trader.trader import NeuralTrader
 from neural_trader.trading.session import PaperSession
 
+BAR_FIELDS = ("open", "high", "low", "close", "volume")
+QUOTE_FIELDS = ("bid", "ask", "bid_size", "ask_size")
+
 
 class LiveSession(PaperSession):
-    """The paper session, also showing each replayed bar to ``on_bar`` once the kernel has
-    processed it (for the ``bars:SYMBOL`` channels)."""
+    """The paper session, also showing each replayed bar and quote to ``shown`` once the
+    kernel has processed it (for the ``bars:SYMBOL`` and ``quotes:SYMBOL`` channels; quotes
+    exist when the session replays ticks, for strategies that quote)."""
 
-    def __init__(self, trader: NeuralTrader, account: str, on_bar: Callable[[Bar], None]) -> None:
+    def __init__(
+        self, trader: NeuralTrader, account: str, shown: Callable[[Bar | QuoteTick], None]
+    ) -> None:
         super().__init__(trader.settings, trader.store, account, trader.services)
-        self._on_bar = on_bar
+        self._shown = shown
 
     def events(self) -> Iterator[Bar | TradeTick | QuoteTick | NewsItem]:
         for event in super().events():
             yield event  # the runner dispatches it to the kernel before asking for the next
-            if isinstance(event, Bar):
-                self._on_bar(event)
+            if isinstance(event, Bar | QuoteTick):
+                self._shown(event)
 
 
 class OrderService:
@@ -63,7 +69,7 @@ class OrderService:
         self.trader = trader
         self.account = account
         self.hub = hub
-        self.session = LiveSession(trader, account, self._on_bar)
+        self.session = LiveSession(trader, account, self._on_market)
         self.kernel = self.session.kernel
         self.gate = self.kernel.gate
         self.bridge = EventBridge(
@@ -71,6 +77,7 @@ class OrderService:
         )
         self.symbols = self.session.symbols
         self._bar_channels = {s: f"bars:{s}" for s in self.symbols}
+        self._quote_channels = {s: f"quotes:{s}" for s in self.symbols}
         self.running = False
         self.failure: str | None = None
         self._restore_state()
@@ -97,16 +104,14 @@ class OrderService:
         finally:
             self.running = False
 
-    def _on_bar(self, bar: Bar) -> None:
-        channel = self._bar_channels.get(bar.symbol)
+    def _on_market(self, event: Bar | QuoteTick) -> None:
+        if isinstance(event, QuoteTick):
+            channel, fields = self._quote_channels.get(event.symbol), QUOTE_FIELDS
+        else:
+            channel, fields = self._bar_channels.get(event.symbol), BAR_FIELDS
         if channel is not None and self.hub.has_subscribers(channel):
-            self.hub.publish(
-                channel,
-                {
-                    "symbol": bar.symbol, "time": iso_ns(bar.ts), "open": bar.open,
-                    "high": bar.high, "low": bar.low, "close": bar.close, "volume": bar.volume,
-                },
-            )  # fmt: skip
+            shown = {f: getattr(event, f) for f in fields}
+            self.hub.publish(channel, {"symbol": event.symbol, "time": iso_ns(event.ts), **shown})
 
     # -- orders -------------------------------------------------------------------------------
     def _tradable(self) -> None:

@@ -11,7 +11,8 @@ JSON messages both ways::
     <- {"type": "heartbeat", "ts": ..., "interval": 15}  every ``ws_heartbeat_seconds``
 
 Each channel needs a permission (``orders`` and ``fills``: orders:read, ``portfolio``:
-portfolio:read, ``risk``: risk:read, ``jobs``: backtests:read, ``bars:SYMBOL``: market:read);
+portfolio:read, ``risk``: risk:read, ``jobs``: backtests:read, ``signals``: strategies:read,
+``bars:SYMBOL`` and ``quotes:SYMBOL``: market:read);
 a channel the caller may not read is refused with an error message, the connection stays.
 A bad credential closes the connection with 4401; a slow consumer is closed with 4008.
 """
@@ -37,6 +38,7 @@ CHANNELS = {
     "portfolio": "portfolio:read",
     "risk": "risk:read",
     "jobs": "backtests:read",
+    "signals": "strategies:read",
 }
 UNAUTHORIZED = 4401
 MAX_MESSAGE = 64 * 1024
@@ -62,9 +64,10 @@ def _credential(websocket: WebSocket) -> str | None:
 
 def permission_for(ctx: ApiContext, channel: str) -> str | None:
     """The permission ``channel`` needs, or None when there is no such channel."""
-    if channel.startswith("bars:"):
+    kind, _, symbol = channel.partition(":")
+    if kind in ("bars", "quotes") and symbol:
         traded = ctx.orders.symbols if ctx.orders is not None else []
-        return "market:read" if channel[5:] in traded else None
+        return "market:read" if symbol in traded else None
     return CHANNELS.get(channel)
 
 

@@ -193,8 +193,20 @@ def test_execute_refuses_what_the_session_cannot_run_and_adds_nothing(api: Api) 
 def test_execute_puts_one_more_strategy_to_work_through_the_gate(api: Api) -> None:
     session = api.client.app.state.ctx.orders.session  # type: ignore[attr-defined]
     body = {"id": "sma_quick", "params": {"fast": 2, "slow": 4}, "allocation": 0.5}
-    r = post(api, "sma_cross/execute", body)
-    assert r.status_code == 201, r.text
+    with api.client.websocket_connect(f"/ws?token={api.tokens['viewer']}") as ws:
+        assert ws.receive_json()["type"] == "welcome"
+        ws.send_json({"op": "subscribe", "channels": ["signals"]})
+        assert ws.receive_json()["type"] == "subscribed"
+        r = post(api, "sma_cross/execute", body)
+        assert r.status_code == 201, r.text
+        # Its crossovers on the replayed bars are signals, and orders of its own, stored.
+        deadline = time.monotonic() + 20
+        signal: dict[str, Any] = {}
+        while signal.get("strategy") != "sma_quick":
+            assert time.monotonic() < deadline, "the executed strategy never traded"
+            message = ws.receive_json()
+            if message["type"] == "event":
+                signal = message["data"]
     shown = r.json()
     assert (shown["id"], shown["strategy"], shown["status"], shown["gate"]) == (
         "sma_quick",
@@ -205,14 +217,13 @@ def test_execute_puts_one_more_strategy_to_work_through_the_gate(api: Api) -> No
     assert shown["allocation"] == 0.5 and shown["params"] == {"fast": 2, "slow": 4}
     assert running(api)["sma_quick"]["status"] == "running"
     assert session.kernel.strategies["sma_quick"].inner.ctx is not None  # bound and started
-    # Its crossovers on the replayed bars become orders of its own, stored like any other.
-    deadline = time.monotonic() + 20
-    mine: list[dict[str, Any]] = []
-    while not mine and time.monotonic() < deadline:
-        mine = api.client.get("/api/v1/orders?strategy=sma_quick",
-                              headers=api.headers("viewer")).json()["orders"]  # fmt: skip
-        time.sleep(0.05)
-    assert mine, "the executed strategy never traded"
+    stored = api.client.get(f"/api/v1/orders/{signal['order_id']}", headers=api.headers("viewer"))
+    assert stored.status_code == 200, stored.text
+    order = stored.json()
+    assert order["strategy"] == "sma_quick" and signal["gate"] in ("passed", "denied")
+    for field in ("symbol", "side", "quantity", "type", "limit_price", "stop_price"):
+        assert signal[field] == order[field], field
+    assert (order["status"] == "denied") == (signal["gate"] == "denied")
     assert post(api, "sma_quick/pause").status_code == 200  # the lifecycle routes apply
     entries = api.client.get("/api/v1/audit?limit=1000", headers=api.headers("admin")).json()[
         "entries"
