@@ -176,6 +176,8 @@ class EventBridge:
         view = order_view(order, self.account)
         self.hub.publish("orders", {"event": name, "order": view, **extra})
         self._audit(f"order.{name}", order, extra)
+        if order.is_terminal:  # its last event: who submitted it is no longer needed here
+            self.origins.pop(order.client_order_id, None)
 
     def _on_rejected(self, event: OrderRejected) -> None:
         self._emit("rejected", event.order, {"reason": event.reason})

@@ -35,8 +35,8 @@ from neural_trader.storage.queries import last_event
 from neural_trader.trader import NeuralTrader
 from neural_trader.trading.session import PaperSession
 
-BAR_FIELDS = ("open", "high", "low", "close", "volume")
-QUOTE_FIELDS = ("bid", "ask", "bid_size", "ask_size")
+BAR_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+QUOTE_FIELDS: tuple[str, ...] = ("bid", "ask", "bid_size", "ask_size")
 
 
 class LiveSession(PaperSession):
@@ -223,7 +223,7 @@ class OrderService:
                 }
                 for p in pf.open_positions()
             ],
-            "open_orders": [o.client_order_id for o in self.kernel.orders.values() if o.is_open],
+            "open_orders": [o.client_order_id for o in self.kernel.open_orders()],
         }
 
     def marks(self) -> dict[str, dict[str, Any]]:

@@ -87,6 +87,8 @@ class LedgerRecorder:
     # -- what is written ----------------------------------------------------------------------
     def _save(self, order: Order) -> None:
         ts = self._decided.setdefault(order.client_order_id, self._kernel.event_ts)
+        if order.is_terminal:  # its last write: the decision time is stored with it
+            del self._decided[order.client_order_id]
         account = self._account
         self._write(lambda b: b.order(account, order, ts))
 
@@ -127,7 +129,8 @@ class LedgerRecorder:
         portfolio = self._kernel.portfolio
         position = portfolio.position(event.fill.symbol)
         assert position is not None  # the kernel applied the fill before we were called
-        self._decided.setdefault(event.order.client_order_id, self._kernel.event_ts)
+        if event.order.is_terminal:
+            self._decided.pop(event.order.client_order_id, None)
         account, fill, order = self._account, event.fill, event.order
         # Position, cash and commissions are read when the batch is stored: the state the
         # kernel has reached by then, which every fill of the batch contributed to.

@@ -74,6 +74,10 @@ def test_a_market_order_fills_on_the_next_bar_and_shows_everywhere(api: Api) -> 
     assert spent == 3 * Decimal(fill["price"]) + Decimal(fill["commission"])
     metrics = api.client.get("/metrics").text
     assert 'nt_order_events_total{status="filled",venue="SIM"}' in metrics
+    # A finished order leaves nothing behind in the server's per-order bookkeeping.
+    service = api.client.app.state.ctx.orders  # type: ignore[attr-defined]
+    assert oid not in service.bridge.origins
+    assert oid not in book["open_orders"]
 
 
 def test_the_kill_switch_makes_the_gate_deny(api: Api) -> None:

@@ -123,6 +123,9 @@ def test_a_steps_writes_are_one_transaction_and_equal_write_through(tmp_path: Pa
 
     book = asyncio.run(batched())
     assert book.rows() == through.rows()
+    # Decision times are kept for working orders only (finished ones are stored with theirs).
+    working = {o.client_order_id for o in book.kernel.open_orders()}
+    assert working and set(book.recorder._decided) == working
     assert len(book.rows()["fills"]) > 50 and per_write > 300
     assert book.rows()["accounts"][0][0] != CASH
 
