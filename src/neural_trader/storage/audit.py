@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy import Dialect, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -104,9 +105,27 @@ class Verification:
 
 def canonical_detail(detail: Mapping[str, Any]) -> str:
     """The one text form of ``detail`` that is stored and hashed (sorted keys, no spaces)."""
+    if type(detail) is dict and _plain(detail):
+        try:  # the same text as below for plain values (text, integers, booleans, null)
+            return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:  # integers past 64 bits, lone surrogates
+            pass
     return json.dumps(
         detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
+
+
+def _plain(value: Any) -> bool:
+    """Only values whose JSON text orjson and the standard library write alike (floats are
+    not: their shortest forms differ, e.g. ``1e16`` and ``1e+16``)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(v) for v in value)
+    return False
 
 
 @dataclass(slots=True)
@@ -144,21 +163,12 @@ def _append_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
 
 def entry_hash(prev_hash: str, row: AuditRow | _Values) -> str:
     """SHA-256 over the previous hash and the entry's canonical content."""
-    content = json.dumps(
-        [
-            row.seq,
-            row.ts,
-            row.actor,
-            row.actor_kind,
-            row.action,
-            row.target,
-            row.source,
-            row.result,
-            row.detail,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    fields = [row.seq, row.ts, row.actor, row.actor_kind, row.action, row.target, row.source,
+              row.result, row.detail]  # fmt: skip
+    try:  # integers and text: orjson writes what the standard library writes below
+        content = orjson.dumps(fields).decode()
+    except orjson.JSONEncodeError:  # lone surrogates
+        content = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
