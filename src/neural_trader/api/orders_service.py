@@ -158,6 +158,8 @@ class OrderService:
 
     def cancel(self, order_id: str, actor: Actor) -> Order:
         order = self.kernel.orders.get(order_id)
+        if order is None and order_id in self.kernel.known_order_ids:
+            raise Problem("conflict", f"order {order_id} is finished, not open")
         if order is None:
             raise Problem("not-found", f"no working order {order_id!r} in this session")
         if not order.is_open:

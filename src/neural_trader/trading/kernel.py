@@ -257,6 +257,16 @@ class Kernel:
             and (symbol is None or o.symbol == symbol)
         ]
 
+    def retire_finished(self) -> int:
+        """Forget the finished orders, keeping their ids (as a restarted session knows the
+        stored ones): a session that runs for weeks holds its working orders, not every
+        order it ever sent. Backtests keep them all for their results."""
+        finished = [cid for cid, order in self.orders.items() if order.is_terminal]
+        for cid in finished:
+            del self.orders[cid]
+        self.known_order_ids.update(finished)
+        return len(finished)
+
     def adopt(self, known_ids: Iterable[str], open_orders: Iterable[Order]) -> None:
         """Take over the state of an earlier run restored from storage."""
         self.known_order_ids.update(known_ids)

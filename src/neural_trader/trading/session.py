@@ -245,6 +245,7 @@ class PaperSession:
                 recorder.flush()  # the checkpoint is never ahead of the ledger
                 self.store.save_checkpoint(self.account, STREAM, last_ts)
                 last_checkpoint = now
+                kernel.retire_finished()  # stored: the session keeps their ids only
             if on_tick is not None and now - last_tick >= 0.25:
                 on_tick()
                 last_tick = now

@@ -112,6 +112,11 @@ def test_orders_the_session_cannot_take_are_refused_clearly(api: Api) -> None:
     assert gone.status_code == 200 and gone.json()["status"] == "canceled"
     twice = api.client.delete("/api/v1/orders/mine-1", headers=api.headers("trader"))
     assert twice.status_code == 409
+    service = api.client.app.state.ctx.orders  # type: ignore[attr-defined]
+    service.kernel.retire_finished()  # as the session does at each checkpoint
+    retired = api.client.delete("/api/v1/orders/mine-1", headers=api.headers("trader"))
+    assert retired.status_code == 409 and "finished" in retired.json()["detail"]
+    assert order(api, type="limit", limit_price="1", client_order_id="mine-1").status_code == 409
     assert (
         api.client.delete("/api/v1/orders/nope", headers=api.headers("trader")).status_code == 404
     )

@@ -239,6 +239,26 @@ def test_a_replayed_decision_with_a_known_id_is_not_resent() -> None:
     assert env.fills == []
 
 
+def test_retired_orders_are_forgotten_but_their_ids_still_refuse_a_resend() -> None:
+    env = build()
+    env.feed(bar(0, 100))
+    filled = Order("X-1", "S", "AAA", BUY, D(10))
+    resting = Order("X-2", "S", "AAA", BUY, D(5), OrderType.LIMIT, limit_price=D(50))
+    env.kernel.submit(filled)
+    env.kernel.submit(resting)
+    env.feed(bar(1, 101))
+    assert filled.status is OrderStatus.FILLED and resting.is_open
+    assert env.kernel.retire_finished() == 1
+    assert list(env.kernel.orders) == ["X-2"]  # the working one stays, with its state
+    again = Order("X-1", "S", "AAA", BUY, D(10))
+    assert env.kernel.submit(again) is again and again.status is OrderStatus.INITIALIZED
+    assert [e.order for e in env.of(OrderSubmitted)] == [filled, resting]  # not sent twice
+    env.feed(bar(2, 49))
+    assert [f.client_order_id for f in env.fills] == ["X-1", "X-2"]  # the working one fills
+    assert env.kernel.retire_finished() == 1 and env.kernel.orders == {}
+    assert env.kernel.known_order_ids >= {"X-1", "X-2"}
+
+
 # -- fills to the ledger and the strategy ---------------------------------------------------------
 
 
