@@ -22,12 +22,14 @@ import asyncio
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
+
+import httpx
 
 from neural_trader.brokers.resilience import TokenBucket
 from neural_trader.core.instruments import AssetClass
@@ -305,6 +307,29 @@ def missing_order(venue: str, client_order_id: str, label: str = "") -> VenueErr
         venue=venue,
         order=client_order_id,
     )
+
+
+async def http_response(
+    call: Callable[[], Awaitable[httpx.Response]], venue: str, timeout_s: float, label: str = ""
+) -> httpx.Response:
+    """One HTTP call of an adapter that speaks the venue's REST API through httpx, bounded by
+    ``timeout_s`` (a second more than the client's own timeout, in case it is not enforced),
+    its transport failures as ours: a timeout is TIMEOUT, a broken connection UNAVAILABLE
+    (both transient). The reply is returned whatever its status."""
+    name = label or venue
+    try:
+        async with asyncio.timeout(timeout_s + 1.0):
+            return await call()
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise VenueError(
+            f"{name} did not answer within {timeout_s:g} s ({type(exc).__name__})",
+            Failure.TIMEOUT,
+            venue=venue,
+        ) from None
+    except httpx.TransportError as exc:
+        raise VenueError(
+            f"{name} connection failed: {type(exc).__name__}", Failure.UNAVAILABLE, venue=venue
+        ) from None
 
 
 def decimal_field(

@@ -20,7 +20,6 @@ read straight into Decimals (``parse_float=Decimal``), never through float.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -45,6 +44,7 @@ from neural_trader.brokers.base import (
     VenueOrder,
     VenuePosition,
     classify,
+    http_response,
 )
 from neural_trader.brokers.etrade_orders import (
     ERRORS,
@@ -161,19 +161,10 @@ def read_json(response: httpx.Response) -> Any:
         raise malformed("sent a reply that is not JSON", status=response.status_code) from None
 
 
-async def _send(client: httpx.AsyncClient, request: httpx.Request, timeout_s: float) -> Any:
-    try:
-        async with asyncio.timeout(timeout_s + 1.0):
-            response = await client.send(request)
-    except (TimeoutError, httpx.TimeoutException):
-        raise VenueError(
-            f"{VENUE} did not answer within {timeout_s:g} s", Failure.TIMEOUT, venue=VENUE
-        ) from None
-    except httpx.TransportError as exc:
-        raise VenueError(
-            f"{VENUE} connection failed: {type(exc).__name__}", Failure.UNAVAILABLE, venue=VENUE
-        ) from None
-    return response
+async def _send(
+    client: httpx.AsyncClient, request: httpx.Request, timeout_s: float
+) -> httpx.Response:
+    return await http_response(lambda: client.send(request), VENUE, timeout_s)
 
 
 # -- the OAuth flow -----------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from neural_trader.brokers.base import (
     VenuePosition,
     classify,
     decimal_field,
+    http_response,
     iso_ns,
     missing_order,
     optional_decimal,
@@ -316,18 +317,10 @@ class CryptoClient:
         request.headers.update(self._signer.headers(int(self._clock()), signed, method, text))
         if self.bucket is not None:
             await self.bucket.acquire()
-        try:
-            response = await self._http.send(request)
-        except httpx.TimeoutException as exc:
-            raise VenueError(
-                f"{VENUE} crypto timed out: {type(exc).__name__}", Failure.TIMEOUT, venue=VENUE
-            ) from None
-        except httpx.TransportError as exc:
-            raise VenueError(
-                f"{VENUE} crypto connection failed: {type(exc).__name__}",
-                Failure.UNAVAILABLE,
-                venue=VENUE,
-            ) from None
+        http = self._http
+        response = await http_response(
+            lambda: http.send(request), VENUE, self._timeout_s, f"{VENUE} crypto"
+        )
         if response.status_code >= 400:
             raise translate_status(response)
         if not response.content.strip():

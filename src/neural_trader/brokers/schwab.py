@@ -37,7 +37,6 @@ are the execution legs of each order's FILL activities (see ``schwab_records.exe
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import tempfile
@@ -82,6 +81,7 @@ from neural_trader.brokers.base import (
     VenueFill,
     VenueOrder,
     VenuePosition,
+    http_response,
     missing_order,
 )
 from neural_trader.brokers.resilience import TokenBucket
@@ -377,27 +377,15 @@ class SchwabBroker(Broker):
         """One request, bounded by ``timeout_s``, its failure as one of ours."""
         if self._bucket is not None:
             await self._bucket.acquire()
-        where = {"venue": self.name}
         try:
-            async with asyncio.timeout(self._timeout_s + 1.0):
-                resp = await call()
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise VenueError(
-                f"{self.name} did not answer within {self._timeout_s:g} s ({type(exc).__name__})",
-                Failure.TIMEOUT,
-                **where,
-            ) from None
-        except httpx.TransportError as exc:
-            raise VenueError(
-                f"{self.name} connection failed: {type(exc).__name__}", Failure.UNAVAILABLE, **where
-            ) from None
+            resp = await http_response(call, self.name, self._timeout_s)
         except AuthlibBaseError as exc:  # the token refresh was refused
             raise VenueError(
                 f"{self.name}: the Schwab token in {self.token_path} could not be refreshed "
                 f"({exc.error}); the refresh token lasts 7 days, after which the token must be "
                 "made again: " + TOKEN_HELP.format(path=self.token_path),
                 Failure.AUTH,
-                **where,
+                venue=self.name,
             ) from None
         if resp.is_error:
             raise rec.error_from(resp)

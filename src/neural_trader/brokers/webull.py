@@ -52,6 +52,7 @@ from neural_trader.brokers.base import (
     VenuePosition,
     classify,
     decimal_field,
+    http_response,
     iso_ns,
     optional_decimal,
     reply_list,
@@ -318,26 +319,19 @@ class WebullBroker(Broker):
             headers["x-access-token"] = self._token.get_secret_value()
         if self._bucket is not None:
             await self._bucket.acquire()
-        try:
-            response = await self._http.request(
+        http = self._http
+        response = await http_response(
+            lambda: http.request(
                 method,
                 path,
                 params=params or None,
                 content=None if text is None else text.encode("utf-8"),
                 headers=headers,
-            )
-        except httpx.TimeoutException as exc:
-            raise VenueError(
-                f"{self.name} did not answer within {self._timeout_s:g} s ({type(exc).__name__})",
-                Failure.TIMEOUT,
-                venue=VENUE,
-            ) from None
-        except httpx.TransportError as exc:
-            raise VenueError(
-                f"{self.name} connection failed: {type(exc).__name__}",
-                Failure.UNAVAILABLE,
-                venue=VENUE,
-            ) from None
+            ),
+            VENUE,
+            self._timeout_s,
+            self.name,
+        )
         if response.status_code >= 400:
             raise translate_status(response)
         if not response.content:
