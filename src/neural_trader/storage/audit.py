@@ -36,7 +36,7 @@ from neural_trader.storage.tables import AuditHeadRow, AuditRow, core_table
 class Ledger(Protocol):
     """What the audit log writes with: a queue of writes stored together per loop step."""
 
-    def also(self, op: Callable[[LedgerBatch], None]) -> None: ...
+    def write(self, op: Callable[[LedgerBatch], None]) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -225,7 +225,7 @@ class AuditLog:
         step = self._step
         if step is None:  # the step's first entry: one chain append for all of them
             step = self._step = []
-            self._ledger.also(lambda batch: self._append_step(batch, step))
+            self._ledger.write(lambda batch: self._append_step(batch, step))
         step.append(item)
 
     def _append_step(self, batch: LedgerBatch, step: list[tuple[AuditEntry, int]]) -> None:

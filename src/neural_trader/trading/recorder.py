@@ -71,12 +71,9 @@ class LedgerRecorder:
     def failure(self) -> StorageError | None:
         return self._queue.failure
 
-    def _write(self, op: Write) -> None:
-        self._queue.add(op)
-
-    def also(self, op: Write) -> None:
-        """Queue another write (the audit log's) into the transaction of this step's ledger
-        writes: one commit for both, and neither is stored without the other."""
+    def write(self, op: Write) -> None:
+        """Queue a write into the transaction of this step's ledger writes (the recorder's
+        own, and the audit log's: one commit for both, neither stored without the other)."""
         self._queue.add(op)
 
     def _store_all(self, ops: Sequence[Write]) -> None:
@@ -90,11 +87,11 @@ class LedgerRecorder:
         if order.is_terminal:  # its last write: the decision time is stored with it
             del self._decided[order.client_order_id]
         account = self._account
-        self._write(lambda b: b.order(account, order, ts))
+        self.write(lambda b: b.order(account, order, ts))
 
     def _event(self, ts: int, kind: str, payload: dict[str, object]) -> None:
         account = self._account
-        self._write(lambda b: b.event(account, ts, kind, payload))
+        self.write(lambda b: b.event(account, ts, kind, payload))
 
     def _on_submitted(self, event: OrderSubmitted) -> None:
         self._decided[event.order.client_order_id] = self._kernel.event_ts
@@ -134,7 +131,7 @@ class LedgerRecorder:
         account, fill, order = self._account, event.fill, event.order
         # Position, cash and commissions are read when the batch is stored: the state the
         # kernel has reached by then, which every fill of the batch contributed to.
-        self._write(
+        self.write(
             lambda b: b.fill(
                 account, fill, order, position, portfolio.cash, portfolio.total_commissions
             )
