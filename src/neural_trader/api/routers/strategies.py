@@ -99,10 +99,17 @@ def _require(m: ManagedStrategy, action: str, allowed: tuple[StrategyStatus, ...
         raise Problem("conflict", f"strategy {m.id!r} is {m.status.value}: it cannot {action}")
 
 
-def _rebuilt(old: Strategy, changes: dict[str, Any], services: StrategyServices) -> Strategy:
-    """``old``'s class with its parameters and ``changes``, validated like any new one."""
+def _built(
+    cls: type[Strategy],
+    params: dict[str, Any],
+    sid: str,
+    symbols: list[str] | None,
+    services: StrategyServices,
+) -> Strategy:
+    """A strategy validated against its schema (a bad value is a 422 naming the parameter),
+    with the facade's services."""
     try:
-        new = type(old).from_params({**old.params, **changes}, old.id, old.symbols)
+        new = cls.from_params(params, sid, symbols)
     except StrategyError as exc:
         raise Problem("strategy", exc.message, parameter=exc.context.get("parameter")) from None
     return attach_services(new, services)
@@ -130,7 +137,10 @@ async def configure(
                                  "params": jsonable(body.params)}  # fmt: skip
     services = context_of(request).trader.services
     # Built off the loop (a forecasting strategy's services load torch); swapped in on it.
-    new = await run_in_threadpool(_rebuilt, m.inner, body.params, services)
+    old = m.inner
+    new = await run_in_threadpool(
+        _built, type(old), {**old.params, **body.params}, old.id, old.symbols, services
+    )
     service.session.manager.configure(name, new)
     service.journal.record("configure", name, params=jsonable(new.params))
     await service.stored()
@@ -157,7 +167,7 @@ async def execute(
         "allocation": body.allocation, "params": jsonable(body.params),
     }  # fmt: skip
     # Built off the loop (a forecasting strategy's services load torch); added on it.
-    new = await run_in_threadpool(_built, cls, body, sid, ctx.trader.services)
+    new = await run_in_threadpool(_built, cls, body.params, sid, body.symbols, ctx.trader.services)
     try:
         managed = service.session.add_strategy(new, body.allocation)
     except StrategyError as exc:
@@ -165,16 +175,6 @@ async def execute(
     service.journal.record("execute", sid, strategy=name, params=jsonable(new.params),
                            symbols=body.symbols, allocation=body.allocation)  # fmt: skip
     return _running_view(service, sid, managed)
-
-
-def _built(
-    cls: type[Strategy], body: ExecuteStrategyRequest, sid: str, services: StrategyServices
-) -> Strategy:
-    try:
-        new = cls.from_params(body.params, sid, body.symbols)
-    except StrategyError as exc:
-        raise Problem("strategy", exc.message, parameter=exc.context.get("parameter")) from None
-    return attach_services(new, services)
 
 
 @router.post("/{name}/start", responses=SESSION)
