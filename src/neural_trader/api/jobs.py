@@ -90,7 +90,9 @@ class BacktestJobs:
                 **request.params,
             )
             result = jsonable(run.to_dict())
-            run.report(self._report_path(job_id))  # the tearsheet, served at .../report
+            report = self._report_path(job_id)
+            report.parent.mkdir(parents=True, exist_ok=True)
+            run.report(report)  # the tearsheet, served at .../report
             done = self.registry.update_job(
                 job_id, status="succeeded", progress=1.0, result=result,
                 message=f"finished in {time.perf_counter() - started:.2f} s",
@@ -216,9 +218,7 @@ class BacktestJobs:
         return job.result
 
     def _report_path(self, job_id: str) -> Path:
-        folder = self.trader.settings.data.results_dir / "api-backtests" / job_id
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / "report.html"
+        return self.trader.settings.data.results_dir / "api-backtests" / job_id / "report.html"
 
     def report(self, job_id: str) -> Path:
         """The finished backtest's HTML report (equity against buy and hold, drawdowns,
