@@ -8,6 +8,11 @@ session replaying SPX at 100 bars/s with no strategy of its own, request logging
 * api_ws_fanout_100_clients — 100 WebSocket clients (in a third process) subscribed to
   ``orders`` while orders are submitted: event messages delivered per second, all clients.
 
+Each HTTP figure also carries ``reference_requests_per_s``, the same wrk load against
+``reference_app.py`` (bare FastAPI, the same body validation, nothing behind it) started
+right after, and ``ratio_to_reference``: the share of the framework's floor the whole path
+keeps, which stays comparable when this machine's speed drifts between runs.
+
 Without `wrk` (``apt install wrk``) these figures say so instead of being measured.
 """
 
@@ -73,18 +78,41 @@ def _start(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, f"{base}/health/ready", tmp / "server.log")
+    return proc, base
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError((tmp / "server.log").read_text()[-2000:])
+            raise RuntimeError(log.read_text()[-2000:])
         try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return proc, base
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("the server did not become ready")
+    raise RuntimeError(f"{url} did not answer within 90 s")
+
+
+def _reference(tmp: Path, common: list[str], script: Path) -> tuple[dict[str, Any], ...]:
+    """The same two loads against the bare framework (see the module doc)."""
+    port = _free_port()
+    log = tmp / "reference.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "reference_app.py"), str(port)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(proc, f"{base}/api/v1/portfolio", log)
+        return _wrk([*common, f"{base}/api/v1/portfolio"]), _wrk([*common, "-s", str(script), base])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def _token(base: str) -> str:
@@ -129,16 +157,23 @@ def api_figures() -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+        ref_portfolio, ref_orders = _reference(Path(tmp), common[:-2], script)
     return {
-        "api_get_portfolio": portfolio | _ratio(portfolio, "portfolio_rps"),
-        "api_order_submission": orders | _ratio(orders, "orders_per_s"),
+        "api_get_portfolio": portfolio | _ratio(portfolio, "portfolio_rps", ref_portfolio),
+        "api_order_submission": orders | _ratio(orders, "orders_per_s", ref_orders),
         "api_ws_fanout_100_clients": fanout,
     }
 
 
-def _ratio(figures: dict[str, Any], target: str) -> dict[str, Any]:
+def _ratio(figures: dict[str, Any], target: str, reference: dict[str, Any]) -> dict[str, Any]:
     rps = figures["requests_per_s"] or 0
-    return {"target": TARGETS[target], "ratio_to_target": round(rps / TARGETS[target], 3)}
+    floor = reference["requests_per_s"] or 0
+    return {
+        "target": TARGETS[target],
+        "ratio_to_target": round(rps / TARGETS[target], 3),
+        "reference_requests_per_s": floor,
+        "ratio_to_reference": round(rps / floor, 3) if floor else None,
+    }
 
 
 def _fanout(base: str, token: str, common: list[str], script: Path) -> dict[str, Any]:
