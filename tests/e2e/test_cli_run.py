@@ -50,6 +50,25 @@ def book(db: Path, account: str) -> tuple[list[tuple], list[tuple]]:
     return orders, fills
 
 
+def wait_for_checkpoint(db: Path, account: str, proc: subprocess.Popen[str]) -> None:
+    """Until the session has stored its first checkpoint (it does after a second of
+    replay): a fixed sleep sent SIGTERM before the handler was installed on a slow machine."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            with sqlite3.connect(db) as con:
+                try:
+                    found = con.execute(
+                        "select 1 from checkpoints where account = ?", (account,)
+                    ).fetchone()
+                except sqlite3.OperationalError:  # the tables are not created yet
+                    found = None
+            if found:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no checkpoint of {account} within 120 s (exit {proc.poll()})")
+
+
 def test_run_until_end_prints_final_portfolio(env: dict[str, str], tmp_path: Path) -> None:
     out = run_cli(["run", "--until-end", "--speed", "0", "--json"], env)
     assert out.returncode == 0, out.stderr
@@ -77,7 +96,8 @@ def test_sigterm_then_resume_equals_uninterrupted_run(env: dict[str, str], tmp_p
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(6)
+    wait_for_checkpoint(db, "split", proc)  # the loop runs, so SIGTERM is handled
+    time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr

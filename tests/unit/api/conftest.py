@@ -14,11 +14,12 @@ from neural_trader.api import ApiOptions, create_app
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A test module may set ``API_SETTINGS`` (dotted overrides) for its own server."""
     db = tmp_path_factory.mktemp("api") / "nt.db"
     url = f"sqlite:///{db}"
     make_users(url)
-    settings = api_settings(url)
+    settings = api_settings(url, **getattr(request.module, "API_SETTINGS", {}))
     # Heartbeats every half second: a test waiting on the socket is never blocked for long.
     options = ApiOptions.from_settings(settings, ws_heartbeat_seconds=0.5)
     app = create_app(settings, options, hasher=FAST_HASHER)

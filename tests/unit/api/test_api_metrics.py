@@ -11,6 +11,9 @@ import pytest
 from apitest_support import Api
 from prometheus_client.parser import text_string_to_metric_families
 
+# Five bars a second: the value check needs two portfolio reads and a scrape to fit between
+# two bars, which at the usual 50 a second a slow machine cannot always do.
+API_SETTINGS = {"run.speed": 5}
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
